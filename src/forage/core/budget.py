@@ -329,7 +329,7 @@ class Budget:
         )
         w = self.cost_model.completion_token
         left = self.available - self.cost_model.cost(prompt)
-        affordable = math.inf if w == 0 else math.floor((left + _EPS) / (w * n))
+        affordable = (left + _EPS) / (w * n) if w > 0 else math.inf
         room = self._cap_room(prompt)
         if room.get("prompt_tokens", 0) < 0:
             raise self._refuse(label, "prompt_tokens cap reached", "prompt_tokens")
@@ -337,7 +337,7 @@ class Budget:
             raise self._refuse(label, "time cap reached", "seconds")
         for key in ("completion_tokens", "total_tokens"):
             affordable = min(affordable, room.get(key, math.inf) // n)
-        clipped = int(min(max_tokens, affordable)) if affordable != math.inf else max_tokens
+        clipped = math.floor(min(float(max_tokens), affordable))
         if clipped < min_tokens:
             raise self._refuse(
                 label,
