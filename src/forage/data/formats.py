@@ -1,0 +1,351 @@
+"""How each dataset format's records become a ``Question`` and its context paragraphs.
+
+One parser per format, each a pure function from one decoded JSON record to a ``Parsed`` value, and
+one ``detect`` predicate per format that recognises a record by its keys. The parsers raise
+``MalformedRecord`` with a short reason; the loader (``forage.data.loaders``) adds the file and line,
+and decides whether to skip or raise. Not here: reading files, pooling paragraphs into a corpus,
+splitting, scoring.
+
+Formats (the names are the keys of ``FORMATS``):
+
+- ``flashrag``: JSONL of ``{id, question, golden_answers, metadata: {type, level, supporting_facts
+  {title[], sent_id[]}, context {title[], sentences[][]}}}``; 2WikiMultiHopQA spells ``sentences``
+  as ``content``.
+- ``hotpotqa``: the official JSON list of ``{_id, question, answer, type, level, supporting_facts
+  [[title, sent_id]], context [[title, [sentence]]]}``.
+- ``2wiki``: the official 2WikiMultiHopQA JSON list: the HotpotQA shape plus ``evidences``.
+- ``musique``: the official JSONL of ``{id, question, answer, answer_aliases, paragraphs [{idx, title,
+  paragraph_text, is_supporting}], question_decomposition [{id, question, answer,
+  paragraph_support_idx}]}``.
+- ``qa``: plain JSONL of ``{question, answers}`` (or ``answer``), ``id`` and ``type`` optional.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from forage.core.types import Question
+
+
+class MalformedRecord(ValueError):
+    """A record that cannot be turned into a question; the message says why."""
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """One context paragraph as a dataset gives it, before pooling."""
+
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What one record yields: its question and the paragraphs that came with it."""
+
+    question: Question
+    paragraphs: tuple[Paragraph, ...] = ()
+
+
+@dataclass(frozen=True)
+class Format:
+    """A dataset format: how to recognise one of its records and how to parse it.
+
+    ``distinct_paragraphs_per_title`` is true where one title can carry several different
+    paragraphs (MuSiQue cuts articles into paragraphs); the corpus then keeps each distinct text
+    instead of only the first one seen under a title.
+    """
+
+    name: str
+    detect: Callable[[Mapping[str, Any]], bool]
+    parse: Callable[[Mapping[str, Any], int], Parsed]
+    distinct_paragraphs_per_title: bool = False
+
+
+# -- field helpers -------------------------------------------------------------------------------
+
+
+def _str(record: Mapping[str, Any], key: str) -> str:
+    value = record.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise MalformedRecord(f"'{key}' must be a non-empty string")
+    return value.strip()
+
+
+def _id(record: Mapping[str, Any], key: str, line: int) -> str:
+    value = record.get(key)
+    if value is None:
+        return f"line-{line}"
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise MalformedRecord(f"'{key}' must be a string or an integer")
+    text = str(value).strip()
+    if not text:
+        raise MalformedRecord(f"'{key}' must not be empty")
+    return text
+
+
+def _str_list(value: object, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise MalformedRecord(f"{what} must be a list of strings")
+    return value
+
+
+def _answers(values: Sequence[str]) -> tuple[str, ...]:
+    """Strip, drop empties and duplicates (keeping order); at least one must remain."""
+    seen: dict[str, None] = {}
+    for v in values:
+        if v.strip():
+            seen.setdefault(v.strip(), None)
+    if not seen:
+        raise MalformedRecord("no gold answer")
+    return tuple(seen)
+
+
+def _optional_str(record: Mapping[str, Any], key: str) -> str | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MalformedRecord(f"'{key}' must be a string")
+    return value.strip() or None
+
+
+def _unique(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+def join_sentences(sentences: Sequence[str]) -> str:
+    """A paragraph's text: its sentences, stripped, joined with single spaces."""
+    return " ".join(s.strip() for s in sentences if s.strip())
+
+
+def _hops_from_titles(titles: Sequence[str]) -> int | None:
+    return len(titles) or None
+
+
+# -- flashrag ------------------------------------------------------------------------------------
+
+
+def _detect_flashrag(record: Mapping[str, Any]) -> bool:
+    return "golden_answers" in record
+
+
+def _parse_flashrag(record: Mapping[str, Any], line: int) -> Parsed:
+    golden = _str_list(record.get("golden_answers"), "'golden_answers'")
+    meta = record.get("metadata") or {}
+    if not isinstance(meta, dict):
+        raise MalformedRecord("'metadata' must be an object")
+
+    supporting: tuple[str, ...] = ()
+    facts: list[tuple[str, int]] = []
+    sf = meta.get("supporting_facts")
+    if sf is not None:
+        if not isinstance(sf, dict):
+            raise MalformedRecord("'metadata.supporting_facts' must be an object")
+        titles = _str_list(sf.get("title", []), "'metadata.supporting_facts.title'")
+        sent_ids = sf.get("sent_id", [])
+        if not isinstance(sent_ids, list) or len(sent_ids) != len(titles):
+            raise MalformedRecord("'metadata.supporting_facts' title and sent_id differ in length")
+        supporting = _unique(titles)
+        facts = [(t, s) for t, s in zip(titles, sent_ids, strict=True)]
+
+    paragraphs: list[Paragraph] = []
+    ctx = meta.get("context")
+    if ctx is not None:
+        if not isinstance(ctx, dict):
+            raise MalformedRecord("'metadata.context' must be an object")
+        titles = _str_list(ctx.get("title", []), "'metadata.context.title'")
+        key = "sentences" if "sentences" in ctx else "content"
+        bodies = ctx.get(key, [])
+        if not isinstance(bodies, list) or len(bodies) != len(titles):
+            raise MalformedRecord(f"'metadata.context' title and {key} differ in length")
+        for title, sentences in zip(titles, bodies, strict=True):
+            sentences = _str_list(sentences, f"'metadata.context.{key}' items")
+            paragraphs.append(Paragraph(title, join_sentences(sentences)))
+
+    metadata: dict[str, object] = {"context_titles": tuple(p.title for p in paragraphs)}
+    if meta.get("level") is not None:
+        metadata["level"] = meta["level"]
+    if facts:
+        metadata["supporting_facts"] = tuple(facts)
+    question = Question(
+        id=_id(record, "id", line),
+        text=_str(record, "question"),
+        answers=_answers(golden),
+        type=_optional_str(meta, "type"),
+        hops=_hops_from_titles(supporting),
+        supporting_titles=supporting,
+        metadata=metadata,
+    )
+    return Parsed(question, tuple(paragraphs))
+
+
+# -- official HotpotQA and 2WikiMultiHopQA (same shape) -------------------------------------------
+
+_TWOWIKI_TYPES = frozenset({"compositional", "inference", "bridge_comparison"})
+
+
+def _detect_hotpot_shape(record: Mapping[str, Any]) -> bool:
+    return "_id" in record and "context" in record and "supporting_facts" in record
+
+
+def _detect_2wiki(record: Mapping[str, Any]) -> bool:
+    return _detect_hotpot_shape(record) and (
+        "evidences" in record or record.get("type") in _TWOWIKI_TYPES
+    )
+
+
+def _detect_hotpotqa(record: Mapping[str, Any]) -> bool:
+    return _detect_hotpot_shape(record) and not _detect_2wiki(record)
+
+
+def _parse_hotpot_shape(record: Mapping[str, Any], line: int, extra_keys: Sequence[str]) -> Parsed:
+    sf = record.get("supporting_facts", [])
+    if not isinstance(sf, list):
+        raise MalformedRecord("'supporting_facts' must be a list of [title, sent_id]")
+    facts: list[tuple[str, int]] = []
+    for fact in sf:
+        if not (
+            isinstance(fact, list)
+            and len(fact) == 2
+            and isinstance(fact[0], str)
+            and isinstance(fact[1], int)
+        ):
+            raise MalformedRecord("'supporting_facts' items must be [title, sent_id]")
+        facts.append((fact[0], fact[1]))
+    supporting = _unique([t for t, _ in facts])
+
+    ctx = record.get("context", [])
+    if not isinstance(ctx, list):
+        raise MalformedRecord("'context' must be a list of [title, [sentence]]")
+    paragraphs: list[Paragraph] = []
+    for item in ctx:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
+            raise MalformedRecord("'context' items must be [title, [sentence]]")
+        sentences = _str_list(item[1], "'context' sentences")
+        paragraphs.append(Paragraph(item[0], join_sentences(sentences)))
+
+    metadata: dict[str, object] = {"context_titles": tuple(p.title for p in paragraphs)}
+    if facts:
+        metadata["supporting_facts"] = tuple(facts)
+    for key in extra_keys:
+        if record.get(key) is not None:
+            metadata[key] = record[key]
+    question = Question(
+        id=_id(record, "_id", line),
+        text=_str(record, "question"),
+        answers=_answers([_str(record, "answer")]),
+        type=_optional_str(record, "type"),
+        hops=_hops_from_titles(supporting),
+        supporting_titles=supporting,
+        metadata=metadata,
+    )
+    return Parsed(question, tuple(paragraphs))
+
+
+def _parse_hotpotqa(record: Mapping[str, Any], line: int) -> Parsed:
+    return _parse_hotpot_shape(record, line, ("level",))
+
+
+def _parse_2wiki(record: Mapping[str, Any], line: int) -> Parsed:
+    return _parse_hotpot_shape(record, line, ("evidences",))
+
+
+# -- official MuSiQue ----------------------------------------------------------------------------
+
+
+_MUSIQUE_TYPE = re.compile(r"\d+hop\d*")  # 2hop, 3hop1, 3hop2, 4hop1, 4hop2, 4hop3
+
+
+def _detect_musique(record: Mapping[str, Any]) -> bool:
+    return "paragraphs" in record or "question_decomposition" in record
+
+
+def _parse_musique(record: Mapping[str, Any], line: int) -> Parsed:
+    qid = _id(record, "id", line)
+    aliases = _str_list(record.get("answer_aliases", []), "'answer_aliases'")
+
+    raw_paragraphs = record.get("paragraphs", [])
+    if not isinstance(raw_paragraphs, list):
+        raise MalformedRecord("'paragraphs' must be a list")
+    paragraphs: list[Paragraph] = []
+    by_idx: dict[int, str] = {}
+    supporting: list[str] = []
+    for p in raw_paragraphs:
+        if not isinstance(p, dict):
+            raise MalformedRecord("'paragraphs' items must be objects")
+        title, text = _str(p, "title"), _str(p, "paragraph_text")
+        paragraphs.append(Paragraph(title, " ".join(text.split())))
+        if isinstance(p.get("idx"), int):
+            by_idx[p["idx"]] = title
+        if p.get("is_supporting") is True:
+            supporting.append(title)
+
+    steps = record.get("question_decomposition", [])
+    if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
+        raise MalformedRecord("'question_decomposition' must be a list of objects")
+    sub_questions = tuple(_str(s, "question") for s in steps)
+    for s in steps:  # a step's supporting paragraph is gold even if is_supporting was left out
+        if isinstance(s.get("paragraph_support_idx"), int) and s["paragraph_support_idx"] in by_idx:
+            supporting.append(by_idx[s["paragraph_support_idx"]])
+
+    metadata: dict[str, object] = {"context_titles": tuple(p.title for p in paragraphs)}
+    if steps:
+        metadata["decomposition_answers"] = tuple(str(s.get("answer", "")) for s in steps)
+    if record.get("answerable") is not None:
+        metadata["answerable"] = record["answerable"]
+    prefix = qid.split("__", 1)[0]
+    question = Question(
+        id=qid,
+        text=_str(record, "question"),
+        answers=_answers([_str(record, "answer"), *aliases]),
+        type=prefix if _MUSIQUE_TYPE.fullmatch(prefix) else None,
+        hops=len(sub_questions) or None,
+        supporting_titles=_unique(supporting),
+        decomposition=sub_questions,
+        metadata=metadata,
+    )
+    return Parsed(question, tuple(paragraphs))
+
+
+# -- plain question/answer JSONL -----------------------------------------------------------------
+
+
+def _detect_qa(record: Mapping[str, Any]) -> bool:
+    return "question" in record and ("answers" in record or "answer" in record)
+
+
+def _parse_qa(record: Mapping[str, Any], line: int) -> Parsed:
+    if "answers" in record:
+        value = record["answers"]
+        golden = [value] if isinstance(value, str) else _str_list(value, "'answers'")
+    else:
+        golden = [_str(record, "answer")]
+    question = Question(
+        id=_id(record, "id", line),
+        text=_str(record, "question"),
+        answers=_answers(golden),
+        type=_optional_str(record, "type"),
+    )
+    return Parsed(question)
+
+
+# Detection tries these in order: the more specific shapes first, plain ``qa`` last.
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("flashrag", _detect_flashrag, _parse_flashrag),
+        Format("musique", _detect_musique, _parse_musique, distinct_paragraphs_per_title=True),
+        Format("2wiki", _detect_2wiki, _parse_2wiki),
+        Format("hotpotqa", _detect_hotpotqa, _parse_hotpotqa),
+        Format("qa", _detect_qa, _parse_qa),
+    )
+}
+
+
+def detect_format(record: Mapping[str, Any]) -> Format | None:
+    """The first format whose ``detect`` accepts ``record``, or None."""
+    return next((f for f in FORMATS.values() if f.detect(record)), None)

@@ -1,0 +1,283 @@
+"""Loading every supported dataset format, pooling the corpus, skipping or refusing bad records."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from forage.core.errors import DataError
+from forage.data.formats import Paragraph
+from forage.data.loaders import load, pool_corpus, slugify, split
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+HOTPOT = SHARED / "hotpotqa_dev_200.jsonl"
+TWOWIKI = SHARED / "2wikimultihopqa_dev_200.jsonl"
+
+
+# -- official formats, tiny fixtures ---------------------------------------------------------------
+
+
+def test_official_hotpotqa_is_detected_and_parsed() -> None:
+    data = load(FIXTURES / "hotpotqa_official.json")
+    assert data.format == "hotpotqa"
+    first, second = data.questions
+    assert first.id == "5a8b57f25542995d1e6f1371"
+    assert first.answers == ("yes",)
+    assert first.type == "comparison"
+    assert first.metadata["level"] == "hard"
+    assert first.supporting_titles == ("Scott Derrickson", "Ed Wood")
+    assert first.hops == 2
+    # "Shirley Temple" is cited twice but is one title: two hops, not three
+    assert second.supporting_titles == ("Kiss and Tell (1945 film)", "Shirley Temple")
+    assert second.hops == 2
+    assert second.metadata["supporting_facts"] == (
+        ("Kiss and Tell (1945 film)", 0),
+        ("Shirley Temple", 0),
+        ("Shirley Temple", 1),
+    )
+
+
+def test_hotpotqa_corpus_joins_sentences_and_keeps_first_text_per_title() -> None:
+    data = load(FIXTURES / "hotpotqa_official.json")
+    by_title = {d.title: d for d in data.corpus}
+    assert [d.title for d in data.corpus] == [
+        "Ed Wood (film)",
+        "Scott Derrickson",
+        "Ed Wood",
+        "Kiss and Tell (1945 film)",
+        "Shirley Temple",
+    ]
+    assert by_title["Scott Derrickson"].text == (
+        "Scott Derrickson (born July 16, 1966) is an American director. He lives in Los Angeles."
+    )
+    assert by_title["Ed Wood"].text == "Edward Davis Wood Jr. was an American filmmaker."
+    assert by_title["Ed Wood (film)"].id == "ed-wood-film"
+
+
+def test_official_2wiki_is_detected_and_keeps_evidences() -> None:
+    data = load(FIXTURES / "2wiki_official.json")
+    assert data.format == "2wiki"
+    first, second = data.questions
+    assert first.answers == ("Małgorzata Braunek",)
+    assert first.type == "compositional"
+    assert first.metadata["evidences"][1] == ["Xawery Żuławski", "mother", "Małgorzata Braunek"]
+    assert first.hops == 2
+    assert second.type == "bridge_comparison"
+    assert second.hops == 4
+    assert len(data.corpus) == 7
+    assert data.corpus[1].id == "xawery-żuławski"
+
+
+def test_official_musique_uses_decomposition_and_aliases() -> None:
+    data = load(FIXTURES / "musique_official.jsonl")
+    assert data.format == "musique"
+    two, three = data.questions
+    assert two.answers == ("Fort Lauderdale", "Fort Lauderdale, Florida", "Ft. Lauderdale")
+    assert two.decomposition == (
+        "Which club does the footballer born in Rosario play for?",
+        "Where is #1 based?",
+    )
+    assert two.hops == 2
+    assert two.type == "2hop"
+    assert two.supporting_titles == ("Inter Miami CF", "Lionel Messi")
+    assert two.metadata["decomposition_answers"] == ("Inter Miami", "Fort Lauderdale")
+    assert three.hops == 3
+    assert three.type == "3hop1"
+    assert three.supporting_titles == ("Alpha", "Beta", "Gamma")
+
+
+def test_musique_keeps_distinct_paragraphs_under_one_title() -> None:
+    data = load(FIXTURES / "musique_official.jsonl")
+    ids = [d.id for d in data.corpus]
+    assert ids == ["lionel-messi", "inter-miami-cf", "lionel-messi-2", "alpha", "beta", "gamma"]
+    assert data.corpus[2].text == "Messi was born in Rosario, Argentina."
+
+
+def test_plain_qa_jsonl_accepts_answers_or_answer_and_makes_ids_from_lines() -> None:
+    data = load(FIXTURES / "qa_plain.jsonl")
+    assert data.format == "qa"
+    assert [q.id for q in data.questions] == ["line-1", "q2", "line-4"]
+    assert data.questions[0].answers == ("Paris", "Paris, France")
+    assert data.questions[1].answers == ("yes",)
+    assert data.questions[1].type == "yes-no"
+    assert data.questions[2].answers == ("William Shakespeare",)
+    assert data.corpus == ()
+    assert data.questions[0].hops is None
+
+
+def test_flashrag_reads_sentences_and_2wiki_content_spelling() -> None:
+    data = load(FIXTURES / "flashrag_small.jsonl")
+    assert data.format == "flashrag"
+    assert [d.title for d in data.corpus] == [
+        "Scott Derrickson",
+        "Ed Wood",
+        "Polish-Russian War (film)",
+        "Xawery Żuławski",
+    ]
+    assert data.corpus[1].text == "Edward Davis Wood Jr. was an American filmmaker."
+    assert data.corpus[2].text == (
+        "Polish-Russian War (Wojna polsko-ruska) is a 2009 Polish film directed by Xawery Żuławski."
+    )
+    assert data.questions[1].answers == ("Małgorzata Braunek", "Malgorzata Braunek")
+    assert data.questions[0].metadata["context_titles"] == ("Scott Derrickson", "Ed Wood")
+
+
+def test_explicit_format_overrides_detection(tmp_path: Path) -> None:
+    # a FlashRAG-looking record read as plain QA: "answers" is missing, so it must fail as qa
+    path = tmp_path / "q.jsonl"
+    path.write_text(json.dumps({"question": "Q?", "answer": "A", "golden_answers": ["G"]}) + "\n")
+    assert load(path).questions[0].answers == ("G",)
+    assert load(path, format="qa").questions[0].answers == ("A",)
+
+
+def test_limit_keeps_first_questions_and_pools_only_their_paragraphs() -> None:
+    data = load(FIXTURES / "flashrag_small.jsonl", limit=1)
+    assert [q.id for q in data.questions] == ["dev_0"]
+    assert [d.title for d in data.corpus] == ["Scott Derrickson", "Ed Wood"]
+
+
+# -- malformed input ---------------------------------------------------------------------------
+
+
+def test_malformed_records_are_logged_with_line_and_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    path = FIXTURES / "flashrag_malformed.jsonl"
+    with caplog.at_level(logging.WARNING, logger="forage.data.loaders"):
+        data = load(path)
+    assert [q.id for q in data.questions] == ["a", "d"]
+    assert [(s.line, s.reason.split(" (")[0]) for s in data.skipped] == [
+        (2, "invalid JSON"),
+        (3, "not a valid flashrag record: 'question' must be a non-empty string"),
+        (6, "duplicate question id 'a'"),
+    ]
+    logged = [r.getMessage() for r in caplog.records]
+    assert len(logged) == 3
+    assert logged[0].startswith(f"{path}:2: skipped: invalid JSON")
+    assert logged[2] == f"{path}:6: skipped: duplicate question id 'a'"
+
+
+def test_strict_raises_on_first_malformed_line() -> None:
+    path = FIXTURES / "flashrag_malformed.jsonl"
+    with pytest.raises(DataError, match=rf"^{path}:2: invalid JSON"):
+        load(path, strict=True)
+
+
+def test_json_list_reports_the_line_where_the_bad_record_starts(tmp_path: Path) -> None:
+    records = json.loads((FIXTURES / "hotpotqa_official.json").read_text())
+    del records[1]["answer"]
+    path = tmp_path / "hotpot.json"
+    path.write_text(json.dumps(records, indent=1))
+    second_start = path.read_text().splitlines().index(" {", 2) + 1
+    data = load(path)
+    assert len(data.questions) == 1
+    assert data.skipped[0].line == second_start
+    with pytest.raises(DataError, match=rf"^{path}:{second_start}: .*'answer'"):
+        load(path, strict=True)
+
+
+def test_broken_json_list_is_an_error_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('[\n {"_id": "x", "question": "q",\n')
+    with pytest.raises(DataError, match=rf"^{path}:3: invalid JSON"):
+        load(path)
+
+
+def test_missing_file_is_one_clear_data_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"nope\.jsonl: no such file$"):
+        load(tmp_path / "nope.jsonl")
+
+
+def test_unknown_format_name_is_a_data_error() -> None:
+    with pytest.raises(DataError, match=r"unknown dataset format 'squad'; known: flashrag"):
+        load(FIXTURES / "qa_plain.jsonl", format="squad")
+
+
+def test_undetectable_format_is_a_data_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"text": "just a document"}\n')
+    with pytest.raises(DataError, match=r"x\.jsonl:1: cannot tell the dataset format"):
+        load(path)
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "[]", '{"question": "q", "answers": []}\n'])
+def test_no_questions_is_a_data_error(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_text(content)
+    with pytest.raises(DataError, match=r"empty\.jsonl: no questions"):
+        load(path)
+
+
+def test_non_utf8_file_is_a_data_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes('{"question": "Café?", "answer": "x"}\n'.encode("latin-1"))
+    with pytest.raises(DataError, match="not UTF-8"):
+        load(path)
+
+
+# -- pooling and ids -----------------------------------------------------------------------------
+
+
+def test_slugs_are_readable_and_collisions_get_a_hash_suffix() -> None:
+    assert slugify("Doctor Strange (2016 film)") == "doctor-strange-2016-film"
+    assert slugify("!!!").startswith("doc-")
+    docs = pool_corpus([Paragraph("Romeo + Juliet", "a"), Paragraph("Romeo × Juliet", "b")])
+    assert docs[0].id == "romeo-juliet"
+    assert docs[1].id.startswith("romeo-juliet-") and len(docs[1].id) == len("romeo-juliet-") + 8
+    # the same titles in the same order give the same ids again
+    again = pool_corpus([Paragraph("Romeo + Juliet", "a"), Paragraph("Romeo × Juliet", "b")])
+    assert [d.id for d in again] == [d.id for d in docs]
+
+
+def test_split_takes_first_50_as_dev() -> None:
+    questions = load(HOTPOT).questions
+    dev, test = split(questions)
+    assert len(dev) == 50 and len(test) == 150
+    assert dev[0].id == "dev_0" and test[0].id == questions[50].id
+    with pytest.raises(DataError):
+        split(questions, dev=-1)
+
+
+# -- the real shared files -----------------------------------------------------------------------
+
+
+def test_shared_hotpotqa_file() -> None:
+    data = load(HOTPOT)
+    assert data.format == "flashrag"
+    assert len(data.questions) == 200 and data.skipped == ()
+    assert len(data.corpus) == 1987  # 2,000 paragraphs, 13 titles shared between questions
+    assert len({d.id for d in data.corpus}) == len({d.title for d in data.corpus}) == 1987
+    assert Counter(q.type for q in data.questions) == {"bridge": 166, "comparison": 34}
+    assert Counter(q.hops for q in data.questions) == {2: 200}
+    assert sum(q.answers[0] in ("yes", "no") for q in data.questions) == 17
+    first = data.questions[0]
+    assert first.text == "Were Scott Derrickson and Ed Wood of the same nationality?"
+    assert first.supporting_titles == ("Scott Derrickson", "Ed Wood")
+    # "Romeo + Juliet" and "Romeo × Juliet" slug alike; both keep distinct ids
+    romeo = [d.id for d in data.corpus if d.title.startswith("Romeo") and "Juliet" in d.title]
+    assert len(romeo) == len(set(romeo)) >= 2
+
+
+def test_shared_2wiki_file_reads_content_spelling() -> None:
+    data = load(TWOWIKI)
+    assert len(data.questions) == 200 and data.skipped == ()
+    assert len(data.corpus) == 1585
+    assert all(d.text for d in data.corpus)
+    assert Counter(q.type for q in data.questions) == {
+        "compositional": 90,
+        "comparison": 48,
+        "bridge_comparison": 40,
+        "inference": 22,
+    }
+    assert Counter(q.hops for q in data.questions) == {2: 160, 4: 40}
+    assert data.questions[0].answers == ("Małgorzata Braunek",)
+    assert data.questions[1].answers == (
+        "The Mask Of Fu Manchu",
+        "Mask of Fu Manchu",
+        "The Mask of Fu Manchu",
+    )
+    polish = next(d for d in data.corpus if d.title == "Polish-Russian War (film)")
+    assert polish.text.startswith("Polish-Russian War (Wojna polsko-ruska) is a 2009 Polish film")
