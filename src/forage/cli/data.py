@@ -1,9 +1,125 @@
-"""`forage data` commands (being built: see issue 3)."""
+"""`forage data` commands: look at a dataset file before spending compute on it.
+
+``forage data stats FILE`` loads the file (``forage.data.loaders``), prints its counts, question
+types, hop distribution and pooled corpus size, and the recall@k of the gold supporting titles for
+each retriever over the pooled corpus (``forage.data.recall``). Only argument parsing and printing
+live here; errors are ``ForageError``s that ``forage.cli.app`` turns into one line.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections import Counter
+from collections.abc import Callable
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from forage.core.errors import ConfigError
+from forage.core.types import Document
+from forage.data.formats import FORMATS
+from forage.data.loaders import DEV_SIZE, Dataset, load, split
+from forage.data.recall import RecallReport, evaluate_recall, gold_coverage
+from forage.search.base import SearchTool
+
+
+def _bm25(documents: list[Document]) -> SearchTool:
+    corpus = importlib.import_module("forage.search.corpus").Corpus(documents)
+    return importlib.import_module("forage.search.bm25").BM25Search(corpus)  # type: ignore[no-any-return]
+
+
+# Retrievers by name, each built over the pooled corpus. Imported lazily: a retriever's index (and
+# its dependencies) is only built when asked for.
+RETRIEVERS: dict[str, Callable[[list[Document]], SearchTool]] = {"bm25": _bm25}
+
+
+def parse_ks(text: str) -> list[int]:
+    """'1,2,5,10' -> [1, 2, 5, 10] (sorted, unique, each at least 1)."""
+    try:
+        ks = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise ConfigError(f"--k must be comma-separated integers, like 1,2,5,10; got {text!r}") from None
+    if not ks or ks[0] < 1:
+        raise ConfigError(f"--k values must be integers of at least 1; got {text!r}")
+    return ks
+
+
+def _summary_table(data: Dataset) -> Table:
+    dev, test = split(data.questions, DEV_SIZE)
+    table = Table(title=f"{data.path.name} ({data.format})", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("questions", str(len(data.questions)))
+    table.add_row(f"dev / test (first {DEV_SIZE} = dev)", f"{len(dev)} / {len(test)}")
+    table.add_row("skipped records", str(len(data.skipped)))
+    table.add_row("corpus documents", str(len(data.corpus)))
+    with_gold = sum(1 for q in data.questions if q.supporting_titles)
+    table.add_row("questions with gold titles", str(with_gold))
+    table.add_row("questions with decompositions", str(sum(1 for q in data.questions if q.decomposition)))
+    coverage = gold_coverage(data.questions, [d.title for d in data.corpus])
+    table.add_row("gold titles in corpus (recall ceiling)", f"{coverage:.3f}")
+    return table
+
+
+def _counts_table(title: str, counts: Counter[str]) -> Table:
+    table = Table(title=title)
+    table.add_column(title.split()[0])
+    table.add_column("questions", justify="right")
+    for key, n in sorted(counts.items()):
+        table.add_row(key, str(n))
+    return table
+
+
+def _recall_table(reports: list[RecallReport], ks: list[int]) -> Table:
+    table = Table(title="recall@k of gold titles over the pooled corpus")
+    table.add_column("retriever")
+    table.add_column("questions", justify="right")
+    for k in ks:
+        table.add_column(f"R@{k}", justify="right")
+    for r in reports:
+        table.add_row(r.tool, str(r.questions), *(f"{r.recall[k]:.3f}" for k in ks))
+    return table
+
+
+def stats(
+    file: Annotated[str, typer.Argument(help="Dataset file: FlashRAG JSONL, HotpotQA, 2Wiki, MuSiQue, plain QA.")],
+    k: Annotated[str, typer.Option("--k", help="Comma-separated k values for recall@k.")] = "1,2,5,10",
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on the first malformed record.")] = False,
+    format: Annotated[
+        str | None, typer.Option("--format", help=f"Dataset format: {', '.join(FORMATS)} (default: detect).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Read only the first N questions.")] = None,
+    retriever: Annotated[
+        list[str] | None,
+        typer.Option("--retriever", "-r", help="Retrievers to measure (repeatable; default all)."),
+    ] = None,
+) -> None:
+    """Counts, types, hops, corpus size and retrieval recall@k of a dataset file."""
+    ks = parse_ks(k)
+    names = retriever or list(RETRIEVERS)
+    unknown = [n for n in names if n not in RETRIEVERS]
+    if unknown:
+        raise ConfigError(f"unknown retriever {unknown[0]!r}; known: {', '.join(RETRIEVERS)}")
+    data = load(file, format=format, strict=strict, limit=limit)
+
+    console = Console()
+    console.print(_summary_table(data))
+    console.print(_counts_table("type", Counter(q.type or "-" for q in data.questions)))
+    console.print(
+        _counts_table("hops", Counter(str(q.hops) if q.hops else "-" for q in data.questions))
+    )
+    documents = list(data.corpus)
+    if not documents:
+        console.print("no context paragraphs: no corpus to measure retrieval on")
+        return
+    reports = [evaluate_recall(RETRIEVERS[n](documents), data.questions, ks) for n in names]
+    console.print(_recall_table(reports, ks))
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    data_app = typer.Typer(help="Inspect dataset files.", no_args_is_help=True)
+    data_app.command("stats")(stats)
+    app.add_typer(data_app, name="data")

@@ -1,0 +1,131 @@
+"""`forage data stats`: printed counts and recall, and exit codes for bad input."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from forage.cli import data as data_cli
+from forage.core.errors import ConfigError, DataError
+from forage.core.types import Document, Hit
+
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "fixtures"
+HOTPOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "hotpotqa_dev_200.jsonl"
+
+
+def make_app() -> typer.Typer:
+    app = typer.Typer(pretty_exceptions_enable=False)
+
+    @app.callback()
+    def _root() -> None: ...
+
+    data_cli.register(app)
+    return app
+
+
+def run(*args: str) -> tuple[int, str, BaseException | None]:
+    result = CliRunner().invoke(make_app(), ["data", "stats", *args], env={"COLUMNS": "120"})
+    return result.exit_code, result.output, result.exception
+
+
+def row(output: str, label: str) -> list[str]:
+    """The cells of the table row that starts with ``label``."""
+    for line in output.splitlines():
+        cells = [c.strip() for c in re.split(r"[│┃]", line) if c.strip()]
+        if cells and cells[0] == label:
+            return cells[1:]
+    raise AssertionError(f"no row {label!r} in:\n{output}")
+
+
+class FirstTitles:
+    """A retriever that returns the corpus in order: its recall is easy to compute by hand."""
+
+    name = "in-order"
+
+    def __init__(self, documents: list[Document]) -> None:
+        self.documents = documents
+
+    def search(self, query: str, k: int = 5) -> Sequence[Hit]:
+        return [Hit(d, 1.0, i) for i, d in enumerate(self.documents[:k])]
+
+
+def test_stats_prints_counts_types_hops_and_recall(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(data_cli.RETRIEVERS, "in-order", FirstTitles)
+    code, out, exc = run(str(FIXTURES / "2wiki_official.json"), "--k", "1,4", "-r", "in-order")
+    assert (code, exc) == (0, None)
+    assert row(out, "questions") == ["2"]
+    assert row(out, "corpus documents") == ["7"]
+    assert row(out, "compositional") == ["1"]
+    assert row(out, "bridge_comparison") == ["1"]
+    assert row(out, "2") == ["1"]  # hops 2: one question
+    assert row(out, "4") == ["1"]
+    # corpus order: Polish-Russian War, Xawery, Maheen, Falcon, Mountain Cry, Mimica, Yang.
+    # q1 gold {Polish-Russian War, Xawery}: R@1 1/2, R@4 1. q2 gold {Falcon, Mountain Cry,
+    # Mimica, Yang}: R@1 0, R@4 1/4. Means: R@1 0.25, R@4 0.625.
+    assert row(out, "in-order") == ["2", "0.250", "0.625"]
+
+
+def test_stats_with_bm25_on_the_shared_hotpotqa_file() -> None:
+    code, out, exc = run(str(HOTPOT), "--limit", "20", "--k", "2,10", "-r", "bm25")
+    assert (code, exc) == (0, None)
+    assert row(out, "questions") == ["20"]
+    assert row(out, "dev / test (first 50 = dev)") == ["20 / 0"]
+    bm25 = row(out, "bm25")
+    assert bm25[0] == "20"
+    r2, r10 = float(bm25[1]), float(bm25[2])
+    ceiling = float(row(out, "gold titles in corpus (recall ceiling)")[0])
+    assert 0.0 < r2 <= r10 <= ceiling <= 1.0
+
+
+def test_stats_on_a_missing_file_fails_with_a_data_error(tmp_path: Path) -> None:
+    code, _, exc = run(str(tmp_path / "missing.jsonl"))
+    assert code == 1
+    assert isinstance(exc, DataError)
+    assert str(exc).endswith("missing.jsonl: no such file")
+
+
+def test_stats_skips_malformed_lines_and_counts_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(data_cli.RETRIEVERS, "in-order", FirstTitles)
+    code, out, exc = run(str(FIXTURES / "flashrag_malformed.jsonl"), "-r", "in-order", "--k", "1")
+    assert (code, exc) == (0, None)
+    assert row(out, "questions") == ["2"]
+    assert row(out, "skipped records") == ["3"]
+
+
+def test_stats_strict_fails_on_the_first_malformed_line() -> None:
+    path = FIXTURES / "flashrag_malformed.jsonl"
+    code, _, exc = run(str(path), "--strict")
+    assert code == 1
+    assert isinstance(exc, DataError)
+    assert str(exc).startswith(f"{path}:2: invalid JSON")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--k", "1,x"), "--k must be comma-separated integers"),
+        (("--k", "0,5"), "--k values must be integers of at least 1"),
+        (("-r", "tfidf"), "unknown retriever 'tfidf'"),
+    ],
+)
+def test_stats_rejects_bad_options_as_config_errors(args: tuple[str, ...], message: str) -> None:
+    code, _, exc = run(str(FIXTURES / "qa_plain.jsonl"), *args)
+    assert code == 1
+    assert isinstance(exc, ConfigError)
+    assert message in str(exc)
+
+
+def test_stats_without_context_prints_no_recall() -> None:
+    code, out, exc = run(str(FIXTURES / "qa_plain.jsonl"))
+    assert (code, exc) == (0, None)
+    assert row(out, "corpus documents") == ["0"]
+    assert "no context paragraphs" in out
+
+
+def test_parse_ks_sorts_and_deduplicates() -> None:
+    assert data_cli.parse_ks("10, 1,5,1") == [1, 5, 10]
