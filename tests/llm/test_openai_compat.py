@@ -77,7 +77,7 @@ def make_llm(handler: Handler, sleeps: Sleeps | None = None, **kwargs: object) -
 
 
 def scripted(*replies: httpx.Response | Exception) -> tuple[Handler, list[httpx.Request]]:
-    """A handler answering with ``replies`` in order (an exception is raised as a transport error)."""
+    """A handler answering with ``replies`` in order (exceptions are raised as transport errors)."""
     queue = list(replies)
     seen: list[httpx.Request] = []
 
@@ -141,12 +141,14 @@ async def test_logprobs_are_requested_and_returned_per_token_in_both_modes() -> 
     handler, seen = scripted(httpx.Response(200, json=completion), httpx.Response(200, json=chat))
     llm = make_llm(handler)
     r1 = await llm.complete(LLMRequest(prompt="x", logprobs=True))
-    r2 = await llm.complete(LLMRequest(messages=(Message(role="user", content="x"),), logprobs=True))
+    chat_request = LLMRequest(messages=(Message(role="user", content="x"),), logprobs=True)
+    r2 = await llm.complete(chat_request)
     assert r1.choices[0].token_logprobs == (-0.5, -1.5)
     assert r1.choices[0].logprob == pytest.approx(-2.0)
     assert r2.choices[0].token_logprobs == (-0.25, -0.75)
     assert json.loads(seen[0].content)["logprobs"] == 1
     assert json.loads(seen[1].content)["logprobs"] is True
+    assert json.loads(seen[1].content)["top_logprobs"] == 0
 
 
 async def test_missing_logprobs_when_requested_is_a_bad_response() -> None:
@@ -250,7 +252,9 @@ async def test_backoff_grows_exponentially_within_jitter_bounds() -> None:
 
 async def test_jitter_is_deterministic_for_a_seed() -> None:
     async def delays(seed: int) -> list[float]:
-        handler, _ = scripted(*[httpx.Response(502)] * 3, httpx.Response(200, json=completion_body()))
+        handler, _ = scripted(
+            *[httpx.Response(502)] * 3, httpx.Response(200, json=completion_body())
+        )
         sleeps = Sleeps()
         await make_llm(handler, sleeps, seed=seed).complete(PROMPT)
         return sleeps.delays
@@ -401,7 +405,8 @@ async def test_n_with_server_support_is_one_call() -> None:
         {"index": 0, "text": "first", "finish_reason": "length"},
     ]
     handler, seen = scripted(httpx.Response(200, json=body))
-    response = await make_llm(handler, supports_n=True).complete(LLMRequest(prompt="x", n=2, seed=4))
+    llm = make_llm(handler, supports_n=True)
+    response = await llm.complete(LLMRequest(prompt="x", n=2, seed=4))
     assert len(seen) == 1 and json.loads(seen[0].content)["n"] == 2
     assert [c.text for c in response.choices] == ["first", "second"]
     assert response.choices[0].finish_reason == "length"
@@ -450,7 +455,7 @@ def test_one_backend_serves_several_event_loops() -> None:
 
 
 async def test_metered_call_records_server_usage_in_the_ledger() -> None:
-    handler, seen = scripted(httpx.Response(200, json=completion_body()))
+    handler, _ = scripted(httpx.Response(200, json=completion_body()))
     budget = Budget(1000)
     response = await metered.complete(make_llm(handler), PROMPT, budget, label="probe")
     assert response.text == "Paris"
@@ -477,3 +482,9 @@ async def test_metered_call_releases_the_reservation_when_the_server_fails() -> 
     with pytest.raises(AuthError):
         await metered.complete(make_llm(handler), PROMPT, budget)
     assert budget.available == pytest.approx(1000) and budget.ledger.entries == []
+
+
+async def test_a_server_that_ignores_native_n_is_a_bad_response() -> None:
+    handler, _ = scripted(httpx.Response(200, json=completion_body()))
+    with pytest.raises(BadResponse, match="supports_n=False"):
+        await make_llm(handler, supports_n=True).complete(LLMRequest(prompt="x", n=2))

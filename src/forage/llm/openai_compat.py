@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -104,7 +104,7 @@ def snippet(body: str, limit: int = _SNIPPET_CHARS) -> str:
         if err is not None:
             text = err if isinstance(err, str) else json.dumps(err)
     if "<" in text and ">" in text:
-        text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S | re.I)
+        text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.DOTALL | re.IGNORECASE)
         text = re.sub(r"<[^>]+>", " ", text)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -116,10 +116,11 @@ def snippet(body: str, limit: int = _SNIPPET_CHARS) -> str:
 class OpenAICompatLLM:
     """An OpenAI-compatible server as an ``LLM``.
 
-    ``base_url`` is the server's root, with or without a trailing ``/v1``. ``timeout`` is seconds per
-    HTTP attempt; ``max_retries`` counts retries after the first attempt. ``concurrency`` bounds the
-    HTTP requests in flight from this object (fan-out calls included; backoff sleeps hold no slot).
-    ``rng`` (or ``seed``) draws the jitter; ``sleep`` waits between retries (inject a fake in tests);
+    ``base_url`` is the server's root, with or without a trailing ``/v1``. ``timeout`` is seconds
+    per HTTP attempt; ``max_retries`` counts retries after the first attempt. ``concurrency``
+    bounds the HTTP requests in flight from this object (fan-out calls included; backoff sleeps
+    hold no slot).
+    ``rng`` (or ``seed``) draws the jitter; ``sleep`` waits between retries (a fake in tests);
     ``transport`` replaces httpx's network transport (``httpx.MockTransport`` in tests). A
     ``Retry-After`` longer than ``max_retry_after`` seconds is not waited for: the error is raised
     with its ``retry_after`` field set.
@@ -158,10 +159,7 @@ class OpenAICompatLLM:
             raise ValueError("concurrency must be >= 1")
         if timeout <= 0:
             raise ValueError("timeout must be > 0")
-        root = base_url.rstrip("/")
-        if root.endswith("/v1"):
-            root = root[: -len("/v1")]
-        self.base_url = root
+        self.base_url = base_url.rstrip("/").removesuffix("/v1")
         self.model = model
         self._model_id = model_id or model
         self.timeout = float(timeout)
@@ -223,7 +221,7 @@ class OpenAICompatLLM:
             await self._client.aclose()
         self._loop, self._client, self._slots = None, None, None
 
-    async def __aenter__(self) -> OpenAICompatLLM:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -291,7 +289,13 @@ class OpenAICompatLLM:
         if request.n > 1:
             payload["n"] = request.n
         if request.logprobs:
-            payload["logprobs"] = True if request.mode == "chat" else 1
+            if request.mode == "chat":
+                # top_logprobs=0: the sampled tokens' logprobs only. llama.cpp's server returns no
+                # chat logprobs at all without it (measured with llama-cpp-python 0.3.36).
+                payload["logprobs"] = True
+                payload["top_logprobs"] = 0
+            else:
+                payload["logprobs"] = 1
         if request.grammar is not None:
             payload["grammar"] = request.grammar
         return payload
@@ -366,6 +370,11 @@ class OpenAICompatLLM:
             raise bad("has no choices")
         if not all(isinstance(c, dict) for c in raw):
             raise bad("has malformed choices")
+        if len(raw) < request.n:
+            raise bad(
+                f"has {len(raw)} choice(s) for n={request.n} (a server that ignores n needs "
+                "supports_n=False)"
+            )
         raw = sorted(raw, key=lambda c: c.get("index", 0) if isinstance(c.get("index"), int) else 0)
         choices: list[Choice] = []
         for c in raw:
@@ -378,9 +387,11 @@ class OpenAICompatLLM:
                     text = ""  # a null content is an empty answer, not a malformed reply
             if not isinstance(text, str):
                 raise bad("has a choice without text")
-            logprobs = _token_logprobs(c.get("logprobs"), request.mode) if request.logprobs else None
-            if request.logprobs and logprobs is None:
-                raise bad("has no logprobs although they were requested")
+            logprobs = None
+            if request.logprobs:
+                logprobs = _token_logprobs(c.get("logprobs"), request.mode)
+                if logprobs is None:
+                    raise bad("has no logprobs although they were requested")
             finish = c.get("finish_reason")
             choices.append(
                 Choice(
@@ -430,6 +441,7 @@ def _token_logprobs(raw: Any, mode: str) -> tuple[float, ...] | None:
     ``{"token_logprobs": [x, ...]}``. None when absent or malformed."""
     if not isinstance(raw, dict):
         return None
+    values: Any
     if mode == "chat":
         items = raw.get("content")
         if not isinstance(items, list):
