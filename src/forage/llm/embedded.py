@@ -146,35 +146,31 @@ class EmbeddedLLM:
             model=self._model_id,
         )
 
-    def _prompt_tokens(self, request: LLMRequest) -> list[int]:
+    def _prompt_tokens(self, request: LLMRequest) -> tuple[list[int], tuple[str, ...]]:
+        """The prompt's tokens, and the stop strings its chat template adds (none for completion)."""
         if request.prompt is not None:
-            return list(self._llama.tokenize(request.prompt.encode("utf-8"), add_bos=True))
+            return list(self._llama.tokenize(request.prompt.encode("utf-8"), add_bos=True)), ()
         # Chat: render with the model's own template, then tokenize.
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         template = self._llama.metadata["tokenizer.chat_template"]
-        eos = self._llama.detokenize([self._llama.token_eos()]).decode("utf-8", "replace")
-        bos = self._llama.detokenize([self._llama.token_bos()]).decode("utf-8", "replace")
+        eos = self._llama._model.token_get_text(self._llama.token_eos())
+        bos = self._llama._model.token_get_text(self._llama.token_bos())
         formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
         assert request.messages is not None
         rendered = formatter(messages=[m.model_dump() for m in request.messages])
         text = rendered.prompt
         tokens = list(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
-        if rendered.stop:
-            stops = [rendered.stop] if isinstance(rendered.stop, str) else list(rendered.stop)
-            self._chat_stops = tuple(stops)
-        else:
-            self._chat_stops = ()
-        return tokens
+        stops = [rendered.stop] if isinstance(rendered.stop, str) else list(rendered.stop or [])
+        return tokens, tuple(x for x in stops if x)
 
     def _one(self, request: LLMRequest, seed: int | None) -> tuple[Choice, int, int, int]:
-        self._chat_stops: tuple[str, ...] = ()
-        tokens = self._prompt_tokens(request)
+        tokens, template_stops = self._prompt_tokens(request)
         n_ctx = self._llama.n_ctx()
         if len(tokens) >= n_ctx:
             raise ContextOverflow(len(tokens), n_ctx)
         max_tokens = min(request.max_tokens, n_ctx - len(tokens))
-        stop = tuple(request.stop) + self._chat_stops
+        stop = tuple(request.stop) + template_stops
         cached = self._llama.longest_token_prefix(
             self._llama.input_ids[: self._llama.n_tokens].tolist(), tokens
         )

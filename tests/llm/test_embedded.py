@@ -1,0 +1,104 @@
+"""The embedded llama.cpp backend: modes, stop strings, seeds, logprobs, grammars, prefix cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from forage.core.budget import Budget
+from forage.core.errors import ContextOverflow, ModelLoadError
+from forage.llm.base import LLMRequest, Message
+from forage.llm.embedded import EmbeddedLLM
+from forage.llm.metered import complete
+
+PROMPT = "Q: What is the capital of France?\nA: Paris\nQ: What is the capital of Italy?\nA:"
+
+
+async def test_completion_reports_exact_usage(gemma):
+    resp = await gemma.complete(LLMRequest(prompt=PROMPT, max_tokens=5, stop=("\n",)))
+    assert resp.usage.prompt_tokens == gemma.count_tokens(PROMPT)
+    assert 1 <= resp.usage.completion_tokens <= 5
+    assert not resp.usage.estimated
+    assert "\n" not in resp.text
+
+
+async def test_greedy_completion_is_deterministic(smollm2):
+    req = LLMRequest(prompt=PROMPT, max_tokens=8)
+    a = await smollm2.complete(req)
+    b = await smollm2.complete(req)
+    assert a.text == b.text
+
+
+async def test_same_seed_same_sample_different_seed_differs(smollm2):
+    texts = []
+    for seed in (1, 1, 2, 3, 4):
+        r = await smollm2.complete(
+            LLMRequest(prompt="Once upon a time", max_tokens=12, temperature=1.0, seed=seed)
+        )
+        texts.append(r.text)
+    assert texts[0] == texts[1]
+    assert len(set(texts[1:])) > 1
+
+
+async def test_n_samples_use_consecutive_seeds(smollm2):
+    r = await smollm2.complete(
+        LLMRequest(prompt="Once upon a time", max_tokens=8, temperature=1.0, seed=5, n=2)
+    )
+    single = await smollm2.complete(
+        LLMRequest(prompt="Once upon a time", max_tokens=8, temperature=1.0, seed=6)
+    )
+    assert len(r.choices) == 2
+    assert r.choices[1].text == single.text
+
+
+async def test_logprobs_match_greedy_text_and_are_probabilities(gemma):
+    plain = await gemma.complete(LLMRequest(prompt=PROMPT, max_tokens=4))
+    scored = await gemma.complete(LLMRequest(prompt=PROMPT, max_tokens=4, logprobs=True))
+    assert scored.text == plain.text
+    lp = scored.choices[0].token_logprobs
+    assert lp is not None and len(lp) == scored.usage.completion_tokens
+    assert all(x <= 0 for x in lp)
+
+
+async def test_grammar_constrains_the_output(smollm2):
+    grammar = 'root ::= "yes" | "no"'
+    r = await smollm2.complete(
+        LLMRequest(prompt="Is the sky green? Answer:", max_tokens=4, grammar=grammar)
+    )
+    assert r.text in {"yes", "no"}
+
+
+async def test_chat_mode_uses_the_model_template(smollm2):
+    assert smollm2.capabilities.supports_chat
+    r = await smollm2.complete(
+        LLMRequest(messages=(Message(role="user", content="Say hello."),), max_tokens=8)
+    )
+    assert r.text.strip()
+    assert r.usage.prompt_tokens > len("Say hello.".split())
+
+
+async def test_shared_prefix_is_reported_as_cached(gemma):
+    await gemma.complete(LLMRequest(prompt=PROMPT, max_tokens=1))
+    r = await gemma.complete(LLMRequest(prompt=PROMPT + " Rome\nQ: And Spain?\nA:", max_tokens=1))
+    assert r.usage.cached_prompt_tokens >= gemma.count_tokens(PROMPT) - 2
+
+
+async def test_prompt_longer_than_context_is_refused(smollm2):
+    with pytest.raises(ContextOverflow):
+        await complete(smollm2, LLMRequest(prompt="word " * 1500, max_tokens=4), Budget())
+
+
+def test_missing_model_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelLoadError, match="not found"):
+        EmbeddedLLM(str(tmp_path / "nope.gguf"))
+
+
+def test_corrupt_model_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00" * 64)
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        EmbeddedLLM(str(bad))
+
+
+def test_unknown_model_name_lists_the_registered_ones():
+    with pytest.raises(ModelLoadError, match="gemma3-270m"):
+        EmbeddedLLM("no-such-model")
