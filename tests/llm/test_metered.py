@@ -48,7 +48,7 @@ async def test_prompt_longer_than_the_context_window_is_refused_before_running()
 
 
 async def test_completion_is_clipped_to_the_context_window():
-    llm = FunctionLLM(lambda r: "x", capabilities=Capabilities(context_window=8))
+    llm = FunctionLLM(lambda r: "x", capabilities=Capabilities(context_window=8, exact_token_count=True))
     await complete(llm, LLMRequest(prompt="a b c d e", max_tokens=50), Budget())
     assert llm.requests[0].max_tokens == 3
 
@@ -106,9 +106,9 @@ async def test_replay_mode_never_calls_the_backend(tmp_path):
 
 async def test_chat_requests_are_counted_with_role_overhead():
     llm = ScriptedLLM(["ok"])
-    budget = Budget(caps=Caps(prompt_tokens=10))
+    budget = Budget(caps=Caps(prompt_tokens=40))
     msgs = (Message(role="user", content="one two three"),)
-    with pytest.raises(BudgetExhausted):  # 3 words + 8 overhead > 10
+    with pytest.raises(BudgetExhausted):  # 32 + 3 words + 8 per message > 40
         await complete(llm, LLMRequest(messages=msgs), budget)
 
 
@@ -117,3 +117,11 @@ def test_request_needs_exactly_one_of_prompt_or_messages():
         LLMRequest()
     with pytest.raises(ValueError):
         LLMRequest(prompt="a", messages=(Message(role="user", content="b"),))
+
+
+async def test_estimated_token_counts_are_reserved_with_headroom():
+    caps = Capabilities(exact_token_count=False)
+    llm = FunctionLLM(lambda r: "x", capabilities=caps)
+    budget = Budget(caps=Caps(prompt_tokens=20))
+    with pytest.raises(BudgetExhausted):  # 10 words -> 13 + 8 reserved > 20
+        await complete(llm, LLMRequest(prompt=" ".join(["w"] * 10), max_tokens=1), budget)

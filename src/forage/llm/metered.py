@@ -10,6 +10,7 @@ Not here: choosing prompts or parsing output (strategies), the backends themselv
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from forage.core.budget import Budget, usage_of_llm_call
@@ -19,18 +20,28 @@ from forage.llm.cache import CallCache
 
 log = logging.getLogger(__name__)
 
-# Chat templates add role markers the plain-text count does not see.
+# Chat templates add role markers, and some a default system prompt, that a plain-text count does
+# not see; estimated counts (no exact tokenizer) can be ~20% low on short texts (measured against a
+# llama.cpp server: 59 estimated vs 69 real tokens). Reservations must be upper bounds.
+_CHAT_OVERHEAD = 32
 _CHAT_OVERHEAD_PER_MESSAGE = 8
+_ESTIMATE_FACTOR = 1.3
+_ESTIMATE_SLACK = 8
 
 
 def prompt_tokens_of(llm: LLM, request: LLMRequest) -> int:
-    """Prompt tokens of ``request`` as the backend counts them (an upper bound for chat)."""
+    """Prompt tokens of ``request`` as reserved: exact for completion prompts on a backend with an
+    exact tokenizer, otherwise a deliberate over-estimate."""
     if request.prompt is not None:
-        return llm.count_tokens(request.prompt)
-    assert request.messages is not None
-    return sum(
-        llm.count_tokens(m.content) + _CHAT_OVERHEAD_PER_MESSAGE for m in request.messages
-    )
+        n = llm.count_tokens(request.prompt)
+    else:
+        assert request.messages is not None
+        n = _CHAT_OVERHEAD + sum(
+            llm.count_tokens(m.content) + _CHAT_OVERHEAD_PER_MESSAGE for m in request.messages
+        )
+    if not llm.capabilities.exact_token_count:
+        n = math.ceil(n * _ESTIMATE_FACTOR) + _ESTIMATE_SLACK
+    return n
 
 
 async def complete(
