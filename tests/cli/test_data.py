@@ -47,7 +47,7 @@ class FirstTitles:
 
     name = "in-order"
 
-    def __init__(self, documents: list[Document]) -> None:
+    def __init__(self, documents: list[Document], index_dir: Path | None) -> None:
         self.documents = documents
 
     def search(self, query: str, k: int = 5) -> Sequence[Hit]:

@@ -8,9 +8,9 @@ live here; errors are ``ForageError``s that ``forage.cli.app`` turns into one li
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,14 +25,27 @@ from forage.data.recall import RecallReport, evaluate_recall, gold_coverage
 from forage.search.base import SearchTool
 
 
-def _bm25(documents: list[Document]) -> SearchTool:
-    corpus = importlib.import_module("forage.search.corpus").Corpus(documents)
-    return importlib.import_module("forage.search.bm25").BM25Search(corpus)  # type: ignore[no-any-return]
+def _bm25(documents: list[Document], index_dir: Path | None) -> SearchTool:
+    from forage.search.bm25 import BM25Search
+    from forage.search.corpus import Corpus
+
+    return BM25Search(Corpus(documents), index_dir=index_dir and index_dir / "bm25")
 
 
-# Retrievers by name, each built over the pooled corpus. Imported lazily: a retriever's index (and
-# its dependencies) is only built when asked for.
-RETRIEVERS: dict[str, Callable[[list[Document]], SearchTool]] = {"bm25": _bm25}
+def _dense(documents: list[Document], index_dir: Path | None) -> SearchTool:
+    from forage.search.corpus import Corpus
+    from forage.search.dense import DenseSearch, E5Embedder
+
+    return DenseSearch(Corpus(documents), E5Embedder(), index_dir=index_dir and index_dir / "dense")
+
+
+# Retrievers by name, each built over the pooled corpus (and saved under / reloaded from an index
+# folder when one is given). Imported lazily: a retriever's index and its dependencies, such as the
+# embedding model, are only built when asked for.
+RETRIEVERS: dict[str, Callable[[list[Document], Path | None], SearchTool]] = {
+    "bm25": _bm25,
+    "dense": _dense,
+}
 
 
 def parse_ks(text: str) -> list[int]:
@@ -95,6 +108,10 @@ def stats(
         list[str] | None,
         typer.Option("--retriever", "-r", help="Retrievers to measure (repeatable; default all)."),
     ] = None,
+    index_dir: Annotated[
+        Path | None,
+        typer.Option("--index-dir", help="Save indexes here and reuse them while the corpus matches."),
+    ] = None,
 ) -> None:
     """Counts, types, hops, corpus size and retrieval recall@k of a dataset file."""
     ks = parse_ks(k)
@@ -114,7 +131,8 @@ def stats(
     if not documents:
         console.print("no context paragraphs: no corpus to measure retrieval on")
         return
-    reports = [evaluate_recall(RETRIEVERS[n](documents), data.questions, ks) for n in names]
+    where = index_dir / data.name if index_dir is not None else None
+    reports = [evaluate_recall(RETRIEVERS[n](documents, where), data.questions, ks) for n in names]
     console.print(_recall_table(reports, ks))
 
 
