@@ -18,7 +18,7 @@ from forage.core.errors import ConfigError, ForageError
 
 COMMAND_MODULES = ("ask", "data", "world")
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def build_app() -> typer.Typer:
@@ -37,6 +37,8 @@ def build_app() -> typer.Typer:
     ) -> None:
         level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
         logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+        for noisy in ("bm25s", "httpx"):  # bm25s sets its own logger to DEBUG on import
+            logging.getLogger(noisy).setLevel(max(level, logging.INFO if noisy == "httpx" else level))
 
     for name in COMMAND_MODULES:
         importlib.import_module(f"forage.cli.{name}").register(app)

@@ -100,6 +100,9 @@ class Capabilities(_Frozen):
     supports_kv_edit: bool = False
     context_window: int | None = None
     exact_token_count: bool = False
+    # How strategies should prompt this model: tiny embedded models only follow few-shot completion
+    # prompts; capable chat models want chat prompts with structured output.
+    prompt_profile: Literal["completion", "chat"] = "chat"
 
 
 @runtime_checkable

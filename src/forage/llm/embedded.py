@@ -97,6 +97,7 @@ class EmbeddedLLM:
             supports_kv_edit=True,
             context_window=n_ctx,
             exact_token_count=True,
+            prompt_profile="completion",
         )
 
     @property

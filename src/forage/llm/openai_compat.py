@@ -321,7 +321,7 @@ class OpenAICompatLLM:
                         attempt, self._rng, base=self.backoff_base, cap=self.backoff_max,
                         jitter=self.jitter,
                     )
-                log.warning(
+                log.info(
                     "%s (attempt %d of %d); retrying in %.2fs",
                     e, attempt + 1, self.max_retries + 1, delay,
                 )

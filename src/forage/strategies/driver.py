@@ -1,0 +1,170 @@
+"""The one driver that runs every strategy: executes its steps, meters them, records the trace.
+
+``run(strategy, question, llm=..., tools=..., budget=...)`` drives the strategy's generator: each
+``Generate`` goes through ``forage.llm.metered.complete`` (budget, cache), each ``Search`` through
+``forage.search.base.metered_search``, and each ``Parallel`` runs its steps concurrently. Every
+call lands in the ledger and in the actions of the task it was made for.
+
+Not here: any strategy's logic, prompts, or how results are scored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from forage.core.budget import Budget
+from forage.core.errors import BudgetExhausted, ConfigError
+from forage.core.trace import Action, Task
+from forage.core.types import Question
+from forage.llm.base import LLM
+from forage.llm.cache import CallCache
+from forage.llm.metered import complete
+from forage.search.base import SearchTool, metered_search
+from forage.strategies.base import Answer, Context, Generate, Parallel, Search, Step, Strategy
+
+log = logging.getLogger(__name__)
+
+
+class Driver:
+    """Executes steps for one run."""
+
+    def __init__(
+        self,
+        llm: LLM,
+        tools: Mapping[str, SearchTool],
+        root: Task,
+        *,
+        cache: CallCache | None = None,
+    ) -> None:
+        if not tools:
+            raise ConfigError("a run needs at least one search tool")
+        self.llm = llm
+        self.tools = dict(tools)
+        self.default_tool = next(iter(self.tools))
+        self.root = root
+        self.cache = cache
+
+    def _task(self, task: Task | None) -> Task:
+        return task if task is not None else self.root
+
+    def _budget(self, task: Task) -> Budget:
+        budget = task.budget or self.root.budget
+        assert budget is not None, "the root task always has the run's budget"
+        return budget
+
+    async def execute(self, step: Step) -> Any:
+        """Run one step; raises ``BudgetExhausted`` if it cannot be paid for."""
+        if isinstance(step, Parallel):
+            results = await asyncio.gather(
+                *(self.execute(s) for s in step.steps), return_exceptions=True
+            )
+            for r in results:
+                if isinstance(r, BaseException) and not isinstance(r, BudgetExhausted):
+                    raise r
+            return list(results)
+        task = self._task(step.task)
+        budget = self._budget(task)
+        if isinstance(step, Generate):
+            before = len(budget.ledger.entries)
+            try:
+                response = await complete(
+                    self.llm, step.request, budget, cache=self.cache, label=step.label
+                )
+            except BudgetExhausted as e:
+                task.actions.append(Action("refused", _request_text(step), str(e)))
+                raise
+            entry = budget.ledger.entries[before] if len(budget.ledger.entries) > before else None
+            task.actions.append(
+                Action(
+                    "generate",
+                    _request_text(step),
+                    response.text,
+                    cost=entry.cost if entry else 0.0,
+                    tokens=response.usage.prompt_tokens + response.usage.completion_tokens,
+                    replayed=bool(entry and entry.replayed),
+                    meta={"label": step.label, "prompt_tokens": response.usage.prompt_tokens},
+                )
+            )
+            return response
+        if isinstance(step, Search):
+            name = step.tool or self.default_tool
+            if name not in self.tools:
+                raise ConfigError(f"unknown search tool {name!r}")
+            try:
+                hits = metered_search(
+                    self.tools[name],
+                    step.query,
+                    budget,
+                    k=step.k,
+                    count_tokens=self.llm.count_tokens,
+                )
+            except BudgetExhausted as e:
+                task.actions.append(Action("refused", step.query, str(e)))
+                raise
+            task.actions.append(
+                Action(
+                    "search",
+                    step.query,
+                    "\n".join(h.document.title for h in hits),
+                    cost=budget.cost_model.search_call,
+                    meta={"ids": [h.document.id for h in hits], "tool": name},
+                )
+            )
+            return hits
+        raise ConfigError(f"a strategy yielded {type(step).__name__}, not a step")
+
+
+def _request_text(step: Generate) -> str:
+    return step.request.text_for_counting()
+
+
+async def run(
+    strategy: Strategy,
+    question: Question | str,
+    *,
+    llm: LLM,
+    tools: Mapping[str, SearchTool] | SearchTool,
+    budget: Budget,
+    seed: int = 0,
+    cache: CallCache | None = None,
+    profile: str | None = None,
+) -> Answer:
+    """Answer ``question`` with ``strategy``; never spends beyond ``budget``."""
+    q = question if isinstance(question, Question) else Question(id="q", text=question)
+    tool_map = tools if isinstance(tools, Mapping) else {tools.name: tools}
+    root = Task(goal=q.text, budget=budget)
+    chosen = profile or llm.capabilities.prompt_profile
+    if chosen not in ("completion", "chat"):
+        raise ConfigError(f"unknown prompt profile {chosen!r}")
+    ctx = Context(
+        question=q, root=root, budget=budget, seed=seed, profile=chosen,  # type: ignore[arg-type]
+        tools=tuple(tool_map),
+    )
+    driver = Driver(llm, tool_map, root, cache=cache)
+    gen = strategy.steps(ctx)
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = gen.throw(error) if error is not None else gen.send(value)
+        except StopIteration as stop:
+            answer: Answer = stop.value
+            break
+        except BudgetExhausted:
+            log.info("%s: budget exhausted before an answer", strategy.name)
+            root.status = "exhausted"
+            answer = Answer(text="", task=root, exhausted=True)
+            break
+        value, error = None, None
+        try:
+            value = await driver.execute(step)
+        except BudgetExhausted as e:
+            error = e
+    if root.status == "open":
+        root.finish(answer.text, confidence=answer.confidence)
+    answer.meta.setdefault("strategy", strategy.name)
+    answer.meta.setdefault("ledger", budget.ledger.summary())
+    return answer

@@ -1,0 +1,44 @@
+"""Single-retrieval RAG: search the question once, read the top-k passages, answer.
+
+The budget knob is ``k``, the number of passages the reader sees (for tiny readers more passages
+often hurt, so ``k`` is itself a budget decision). Not here: multi-step retrieval (``ircot``,
+``react``) or sampling (``sampling``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from forage.core.errors import BudgetExhausted
+from forage.strategies.base import Answer, Context, Generate, Search, Steps
+from forage.strategies.prompts import GENERIC_READER_EXEMPLARS, Exemplar, clean_answer, reader_request
+
+
+@dataclass(frozen=True)
+class RAG:
+    k: int = 1
+    max_tokens: int = 24
+    exemplars: Sequence[Exemplar] = GENERIC_READER_EXEMPLARS
+    name: str = "rag"
+
+    def steps(self, ctx: Context) -> Steps:
+        question = ctx.question.text
+        try:
+            hits = yield Search(question, k=self.k)
+        except BudgetExhausted:
+            return Answer(text="", task=ctx.root, exhausted=True)
+        request = reader_request(
+            question,
+            hits,
+            profile=ctx.profile,
+            exemplars=self.exemplars,
+            max_tokens=self.max_tokens,
+            seed=ctx.seed,
+        )
+        sources = tuple(h.document.title for h in hits)
+        try:
+            response = yield Generate(request, label="read")
+        except BudgetExhausted:
+            return Answer(text="", task=ctx.root, sources=sources, exhausted=True)
+        return Answer(text=clean_answer(response.text), task=ctx.root, sources=sources)
