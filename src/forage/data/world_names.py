@@ -153,11 +153,12 @@ class NameForge:
         return options[self._rng.randrange(len(options))]
 
     def _first(self, gender: str) -> str:
-        base = self.root(1, 2).rstrip("aeiou")
-        ending = (
-            ("a", "ia", "ine", "el", "is") if gender == "female" else ("o", "an", "ik", "", "ur")
-        )
-        return (base + self._pick(ending)).capitalize()
+        female = gender == "female"
+        ending = ("a", "ia", "ine", "el", "is") if female else ("o", "an", "ik", "", "ur")
+        while True:
+            name = (self.root(1, 2).rstrip("aeiou") + self._pick(ending)).capitalize()
+            if len(name) >= 3 and any(c in "aeiou" for c in name.lower()):
+                return name
 
     def _pattern(self, kind: str) -> str:
         return self._pick(_PATTERNS[kind]).format(
