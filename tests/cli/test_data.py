@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from forage.cli import data as data_cli
 from forage.core.errors import ConfigError, DataError
-from forage.core.types import Document, Hit
+from forage.core.types import Hit
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "fixtures"
 HOTPOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "hotpotqa_dev_200.jsonl"
@@ -47,8 +47,8 @@ class FirstTitles:
 
     name = "in-order"
 
-    def __init__(self, documents: list[Document], index_dir: Path | None) -> None:
-        self.documents = documents
+    def __init__(self, retrievers: data_cli.Retrievers) -> None:
+        self.documents = retrievers.documents
 
     def search(self, query: str, k: int = 5) -> Sequence[Hit]:
         return [Hit(d, 1.0, i) for i, d in enumerate(self.documents[:k])]
@@ -68,6 +68,38 @@ def test_stats_prints_counts_types_hops_and_recall(monkeypatch: pytest.MonkeyPat
     # q1 gold {Polish-Russian War, Xawery}: R@1 1/2, R@4 1. q2 gold {Falcon, Mountain Cry,
     # Mimica, Yang}: R@1 0, R@4 1/4. Means: R@1 0.25, R@4 0.625.
     assert row(out, "in-order") == ["2", "0.250", "0.625"]
+
+
+class ReversedTitles(FirstTitles):
+    name = "reversed"
+
+    def search(self, query: str, k: int = 5) -> Sequence[Hit]:
+        return [Hit(d, 1.0, i) for i, d in enumerate(self.documents[::-1][:k])]
+
+
+def test_stats_hybrid_fuses_the_bm25_and_dense_it_already_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[str] = []
+
+    def builder(cls: type[FirstTitles]):  # type: ignore[no-untyped-def]
+        def build(r: data_cli.Retrievers) -> FirstTitles:
+            built.append(cls.name)
+            return cls(r)
+
+        return build
+
+    monkeypatch.setitem(data_cli.RETRIEVERS, "bm25", builder(FirstTitles))
+    monkeypatch.setitem(data_cli.RETRIEVERS, "dense", builder(ReversedTitles))
+    code, out, exc = run(str(FIXTURES / "2wiki_official.json"), "--k", "1,4")
+    assert (code, exc) == (0, None)
+    assert built == ["in-order", "reversed"]
+    assert row(out, "in-order") == ["2", "0.250", "0.625"]
+    # reversed top 4: Yang, Mimica, Mountain Cry, Falcon -> q1 0, 0; q2 1/4, 1
+    assert row(out, "reversed") == ["2", "0.125", "0.500"]
+    # RRF of the two orders favours both ends: Polish-Russian War, Yang, Xawery, Mimica, ...
+    # q1: R@1 1/2, R@4 1; q2: R@1 0, R@4 2/4 -> means 0.25, 0.75
+    assert row(out, "hybrid") == ["2", "0.250", "0.750"]
 
 
 def test_stats_with_bm25_on_the_shared_hotpotqa_file() -> None:

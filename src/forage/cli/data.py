@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -24,27 +25,59 @@ from forage.data.loaders import DEV_SIZE, Dataset, load, split
 from forage.data.recall import RecallReport, evaluate_recall, gold_coverage
 from forage.search.base import SearchTool
 
+if TYPE_CHECKING:
+    from forage.search.corpus import Corpus
 
-def _bm25(documents: list[Document], index_dir: Path | None) -> SearchTool:
+
+class Retrievers:
+    """Builds the retrievers one command asks for over one pooled corpus, each at most once
+    (hybrid reuses the BM25 and dense indexes already built)."""
+
+    def __init__(self, documents: list[Document], index_dir: Path | None) -> None:
+        self.documents = documents
+        self.index_dir = index_dir
+        self._built: dict[str, SearchTool] = {}
+
+    def get(self, name: str) -> SearchTool:
+        if name not in self._built:
+            self._built[name] = RETRIEVERS[name](self)
+        return self._built[name]
+
+    def index_path(self, name: str) -> Path | None:
+        return self.index_dir / name if self.index_dir is not None else None
+
+    @cached_property
+    def corpus(self) -> Corpus:
+        from forage.search.corpus import Corpus
+
+        return Corpus(self.documents)
+
+
+def _bm25(r: Retrievers) -> SearchTool:
     from forage.search.bm25 import BM25Search
-    from forage.search.corpus import Corpus
 
-    return BM25Search(Corpus(documents), index_dir=index_dir and index_dir / "bm25")
+    return BM25Search(r.corpus, index_dir=r.index_path("bm25"))
 
 
-def _dense(documents: list[Document], index_dir: Path | None) -> SearchTool:
-    from forage.search.corpus import Corpus
+def _dense(r: Retrievers) -> SearchTool:
     from forage.search.dense import DenseSearch, E5Embedder
 
-    return DenseSearch(Corpus(documents), E5Embedder(), index_dir=index_dir and index_dir / "dense")
+    return DenseSearch(r.corpus, E5Embedder(), index_dir=r.index_path("dense"))
+
+
+def _hybrid(r: Retrievers) -> SearchTool:
+    from forage.search.hybrid import HybridSearch
+
+    return HybridSearch([r.get("bm25"), r.get("dense")])
 
 
 # Retrievers by name, each built over the pooled corpus (and saved under / reloaded from an index
 # folder when one is given). Imported lazily: a retriever's index and its dependencies, such as the
 # embedding model, are only built when asked for.
-RETRIEVERS: dict[str, Callable[[list[Document], Path | None], SearchTool]] = {
+RETRIEVERS: dict[str, Callable[[Retrievers], SearchTool]] = {
     "bm25": _bm25,
     "dense": _dense,
+    "hybrid": _hybrid,
 }
 
 
@@ -131,8 +164,8 @@ def stats(
     if not documents:
         console.print("no context paragraphs: no corpus to measure retrieval on")
         return
-    where = index_dir / data.name if index_dir is not None else None
-    reports = [evaluate_recall(RETRIEVERS[n](documents, where), data.questions, ks) for n in names]
+    retrievers = Retrievers(documents, index_dir / data.name if index_dir is not None else None)
+    reports = [evaluate_recall(retrievers.get(n), data.questions, ks) for n in names]
     console.print(_recall_table(reports, ks))
 
 
