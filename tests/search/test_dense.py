@@ -67,6 +67,10 @@ def test_from_embeddings_uses_the_given_matrix(facts: Corpus) -> None:
     assert search.search("anything", k=1)[0].score == pytest.approx(1.0)
     with pytest.raises(ConfigError, match="one embedding per document"):
         DenseSearch.from_embeddings(facts, Axis(), matrix[:3])
+    with pytest.raises(ConfigError, match="one embedding per document"):
+        DenseSearch.from_embeddings(facts, Axis(), matrix[0])
+    with pytest.raises(ConfigError, match="not both"):
+        DenseSearch(facts, Axis(), embeddings=matrix, index_dir="somewhere")
 
 
 def test_embedder_returning_the_wrong_shape_is_a_config_error(facts: Corpus) -> None:

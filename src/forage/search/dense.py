@@ -104,7 +104,8 @@ def embed_documents(corpus: Corpus, embedder: Embedder, *, batch_size: int = 32)
 
 class DenseSearch:
     """Exact cosine-similarity search. ``built`` is ``True`` when this instance computed the
-    document embeddings, ``False`` when it loaded them from ``index_dir`` or was given them."""
+    document embeddings, ``False`` when it loaded them from ``index_dir`` or was given them
+    (``embeddings=``, one row per document, any norm)."""
 
     def __init__(
         self,
@@ -112,36 +113,33 @@ class DenseSearch:
         embedder: Embedder,
         *,
         index_dir: str | Path | None = None,
+        embeddings: np.ndarray | None = None,
         batch_size: int = 32,
         name: str = "dense",
     ) -> None:
+        if embeddings is not None and index_dir is not None:
+            raise ConfigError("give DenseSearch either embeddings or an index_dir, not both")
         self.corpus = corpus
         self.embedder = embedder
         self._name = name
         self.index_dir = Path(index_dir) if index_dir is not None else None
         self.built = False
-        embeddings = self._load() if self.index_dir is not None else None
+        if embeddings is None and self.index_dir is not None:
+            embeddings = self._load()
         if embeddings is None:
             embeddings = embed_documents(corpus, embedder, batch_size=batch_size)
             self.built = True
             logger.info("embedded %d documents with %s", len(corpus), embedder.name)
             if self.index_dir is not None:
                 self._save(embeddings)
-        self._set(embeddings)
+        self._set(np.asarray(embeddings, dtype=np.float32))
 
     @classmethod
     def from_embeddings(
         cls, corpus: Corpus, embedder: Embedder, embeddings: np.ndarray, *, name: str = "dense"
     ) -> DenseSearch:
         """A search over precomputed document embeddings (one row per document, any norm)."""
-        self = cls.__new__(cls)
-        self.corpus = corpus
-        self.embedder = embedder
-        self._name = name
-        self.index_dir = None
-        self.built = False
-        self._set(_normalise(np.asarray(embeddings, dtype=np.float32)))
-        return self
+        return cls(corpus, embedder, embeddings=embeddings, name=name)
 
     def _set(self, embeddings: np.ndarray) -> None:
         if embeddings.ndim != 2 or embeddings.shape[0] != len(self.corpus):
@@ -149,6 +147,7 @@ class DenseSearch:
                 f"need one embedding per document ({len(self.corpus)}), got shape "
                 f"{embeddings.shape}"
             )
+        embeddings = _normalise(embeddings)
         embeddings.setflags(write=False)
         self._embeddings = embeddings
 
