@@ -10,7 +10,6 @@ import importlib
 import logging
 import sys
 
-import click
 import typer
 from rich.console import Console
 
@@ -50,21 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     app = build_app()
     try:
-        result = app(args, prog_name="forage", standalone_mode=False)
-        return int(result or 0)
-    except click.exceptions.Exit as e:
-        return e.exit_code
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        return 130
-    except click.ClickException as e:
-        e.show()
-        return e.exit_code
+        # Typer reports its own usage errors (bad option values) and exits 2.
+        app(args, prog_name="forage", standalone_mode=True)
+        return 0
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except ForageError as e:
         if debug:
             raise
         code = 2 if isinstance(e, ConfigError) else 1
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+        err_console.print(f"[bold red]error:[/] {e}", highlight=False)
         return code
     except KeyboardInterrupt:
         err_console.print("interrupted")
@@ -73,11 +67,17 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         err_console.print(
-            f"[bold red]internal error:[/] {type(e).__name__}: {e} (rerun with --debug for the traceback)",
+            f"[bold red]internal error:[/] {type(e).__name__}: {e} "
+            "(rerun with --debug for the traceback)",
             highlight=False,
         )
         return 70
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The console-script entry point."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
