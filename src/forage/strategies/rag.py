@@ -7,19 +7,19 @@ often hurt, so ``k`` is itself a budget decision). Not here: multi-step retrieva
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from forage.core.errors import BudgetExhausted
 from forage.strategies.base import Answer, Context, Generate, Search, Steps
-from forage.strategies.prompts import GENERIC_READER_EXEMPLARS, Exemplar, clean_answer, reader_request
+from forage.strategies.exemplars import ExemplarSet
+from forage.strategies.prompts import clean_answer, reader_request
 
 
 @dataclass(frozen=True)
 class RAG:
     k: int = 1
     max_tokens: int = 24
-    exemplars: Sequence[Exemplar] = GENERIC_READER_EXEMPLARS
+    exemplars: ExemplarSet = field(default_factory=ExemplarSet.generic)
     name: str = "rag"
 
     def steps(self, ctx: Context) -> Steps:
@@ -32,7 +32,7 @@ class RAG:
             question,
             hits,
             profile=ctx.profile,
-            exemplars=self.exemplars,
+            exemplars=self.exemplars.reader,
             max_tokens=self.max_tokens,
             seed=ctx.seed,
         )

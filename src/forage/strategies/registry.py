@@ -1,0 +1,62 @@
+"""Strategies by name, built-ins registered the same way as plug-ins.
+
+Each entry names a class (``module:Class``), the one budget knob that maps to its natural parameter
+(passages read, iterations, samples, rollouts, ...) and a default ladder of knob values for sweeps.
+Plug-ins register through the ``forage.strategies`` entry-point group with a ``StrategySpec``.
+
+Not here: running strategies (``driver``) or sweeping them (``forage.eval``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from forage.core.errors import ConfigError
+from forage.strategies.base import Strategy
+from forage.strategies.exemplars import ExemplarSet
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    name: str
+    target: str  # "package.module:Class"
+    knob: str  # the constructor argument the budget knob sets
+    ladder: tuple[int, ...]  # knob values from cheap to expensive
+    description: str
+
+    def build(self, knob: int | None = None, *, exemplars: ExemplarSet | None = None,
+              **kwargs: Any) -> Strategy:
+        module, _, attr = self.target.partition(":")
+        cls = getattr(importlib.import_module(module), attr)
+        if knob is not None:
+            kwargs[self.knob] = knob
+        if exemplars is not None:
+            kwargs["exemplars"] = exemplars
+        return cls(**kwargs)  # type: ignore[no-any-return]
+
+
+BUILTINS: tuple[StrategySpec, ...] = (
+    StrategySpec("rag", "forage.strategies.rag:RAG", "k", (1, 2, 3, 5),
+                 "retrieve once, read the top-k passages, answer"),
+)
+
+
+def available() -> dict[str, StrategySpec]:
+    """Built-in and plug-in strategies by name."""
+    specs = {s.name: s for s in BUILTINS}
+    for ep in entry_points(group="forage.strategies"):
+        spec = ep.load()
+        if not isinstance(spec, StrategySpec):
+            raise ConfigError(f"plug-in {ep.name} is not a StrategySpec")
+        specs[spec.name] = spec
+    return specs
+
+
+def get(name: str) -> StrategySpec:
+    specs = available()
+    if name not in specs:
+        raise ConfigError(f"unknown strategy {name!r}: choose from {', '.join(sorted(specs))}")
+    return specs[name]
