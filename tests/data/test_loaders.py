@@ -281,3 +281,41 @@ def test_shared_2wiki_file_reads_content_spelling() -> None:
     )
     polish = next(d for d in data.corpus if d.title == "Polish-Russian War (film)")
     assert polish.text.startswith("Polish-Russian War (Wojna polsko-ruska) is a 2009 Polish film")
+
+
+def test_flashrag_keeps_decomposition_hops_and_evidence_of_generated_world(tmp_path):
+    import json
+
+    from forage.data.loaders import load
+
+    record = {
+        "id": "w1",
+        "question": "Who founded the studio that produced Hollow Lighthouse?",
+        "golden_answers": ["Lathosan Kamen"],
+        "metadata": {
+            "type": "bridge",
+            "hops": 2,
+            "decomposition": [
+                {"question": "Which studio produced Hollow Lighthouse?", "answer": "Bolt Pictures"},
+                {"question": "Who founded #1?", "answer": "Lathosan Kamen"},
+            ],
+            "supporting_facts": {"title": ["Hollow Lighthouse", "Bolt Pictures"], "sent_id": [1, 0]},
+            "context": {
+                "title": ["Hollow Lighthouse", "Bolt Pictures"],
+                "sentences": [
+                    ["Hollow Lighthouse is a film.", "It was produced by Bolt Pictures."],
+                    ["Bolt Pictures was founded by Lathosan Kamen."],
+                ],
+            },
+        },
+    }
+    path = tmp_path / "w.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    (q,) = load(path).questions
+    assert q.hops == 2
+    assert q.decomposition == ("Which studio produced Hollow Lighthouse?", "Who founded #1?")
+    assert q.metadata["decomposition_answers"] == ("Bolt Pictures", "Lathosan Kamen")
+    assert q.metadata["evidence"] == (
+        "It was produced by Bolt Pictures.",
+        "Bolt Pictures was founded by Lathosan Kamen.",
+    )

@@ -153,6 +153,7 @@ def _parse_flashrag(record: Mapping[str, Any], line: int) -> Parsed:
         facts = [(t, s) for t, s in zip(titles, sent_ids, strict=True)]
 
     paragraphs: list[Paragraph] = []
+    sentences_by_title: dict[str, list[str]] = {}
     ctx = meta.get("context")
     if ctx is not None:
         if not isinstance(ctx, dict):
@@ -164,6 +165,7 @@ def _parse_flashrag(record: Mapping[str, Any], line: int) -> Parsed:
             raise MalformedRecord(f"'metadata.context' title and {key} differ in length")
         for title, sentences in zip(titles, bodies, strict=True):
             sentences = _str_list(sentences, f"'metadata.context.{key}' items")
+            sentences_by_title.setdefault(title, sentences)
             paragraphs.append(Paragraph(title, join_sentences(sentences)))
 
     metadata: dict[str, object] = {"context_titles": tuple(p.title for p in paragraphs)}
@@ -171,16 +173,44 @@ def _parse_flashrag(record: Mapping[str, Any], line: int) -> Parsed:
         metadata["level"] = meta["level"]
     if facts:
         metadata["supporting_facts"] = tuple(facts)
+        evidence = [
+            sentences_by_title[t][i]
+            for t, i in facts
+            if isinstance(i, int) and 0 <= i < len(sentences_by_title.get(t, ()))
+        ]
+        if len(evidence) == len(facts):
+            metadata["evidence"] = tuple(evidence)
+    sub_questions, sub_answers = _decomposition(meta.get("decomposition"))
+    if sub_answers:
+        metadata["decomposition_answers"] = sub_answers
+    hops = meta.get("hops")
     question = Question(
         id=_id(record, "id", line),
         text=_str(record, "question"),
         answers=_answers(golden),
         type=_optional_str(meta, "type"),
-        hops=_hops_from_titles(supporting),
+        hops=hops if isinstance(hops, int) and hops > 0 else (
+            len(sub_questions) or _hops_from_titles(supporting)
+        ),
         supporting_titles=supporting,
+        decomposition=sub_questions,
         metadata=metadata,
     )
     return Parsed(question, tuple(paragraphs))
+
+
+def _decomposition(value: object) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Sub-questions and sub-answers of a ``metadata.decomposition`` list of {question, answer}."""
+    if value is None:
+        return (), ()
+    if not isinstance(value, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("question"), str) for s in value
+    ):
+        raise MalformedRecord("'metadata.decomposition' must be a list of {question, answer}")
+    return (
+        tuple(s["question"] for s in value),
+        tuple(str(s.get("answer", "")) for s in value),
+    )
 
 
 # -- official HotpotQA and 2WikiMultiHopQA (same shape) -------------------------------------------

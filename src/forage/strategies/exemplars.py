@@ -104,20 +104,38 @@ class ExemplarSet:
             for s in e.steps:
                 if s.evidence and "#" not in s.question and len(s.answer.split()) <= 6:
                     singles.append(Exemplar(_titled(s.title, s.evidence), s.question, s.answer))
-            if not e.steps and len(e.evidence) == 1:
-                singles.append(Exemplar(_titled(e.titles[0], e.passage), e.question, e.answer))
+            if not e.steps and e.answer.lower() not in ("yes", "no"):
+                # No decomposition: a supporting sentence that states the answer still shows
+                # how to read one passage for one question.
+                for title, sentence in zip(e.titles, e.evidence, strict=False):
+                    if e.answer.lower() in sentence.lower() and len(sentence.split()) <= 60:
+                        singles.append(Exemplar(_titled(title, sentence.strip()), e.question, e.answer))
+                        break
         multi = [e for e in examples if len(e.steps) >= 2 and all(s.evidence for s in e.steps)]
         if not multi:  # datasets without decompositions: evidence-only examples
             multi = [e for e in examples if len(e.evidence) >= 2]
         rng.shuffle(singles)
         rng.shuffle(multi)
         reader = tuple(singles[:n_reader]) or GENERIC_READER_EXEMPLARS
-        multi.sort(key=lambda e: len(e.steps))  # short examples first: they cost fewer tokens
-        return cls(reader=reader, multi_hop=tuple(multi[:n_multi]))
+        return cls(reader=reader, multi_hop=_diverse(multi, n_multi))
 
     @classmethod
     def generic(cls) -> ExemplarSet:
         return cls(reader=GENERIC_READER_EXEMPLARS, multi_hop=GENERIC_MULTI_HOP)
+
+
+def _diverse(examples: Sequence[DevExample], n: int) -> tuple[DevExample, ...]:
+    """Up to ``n`` examples, alternating between step counts so no single shape dominates (a tiny
+    model copies the exemplars' step count), shortest first."""
+    by_len: dict[int, list[DevExample]] = {}
+    for e in examples:
+        by_len.setdefault(len(e.steps) or len(e.evidence), []).append(e)
+    picked: list[DevExample] = []
+    while len(picked) < n and any(by_len.values()):
+        for key in sorted(by_len):
+            if by_len[key] and len(picked) < n:
+                picked.append(by_len[key].pop(0))
+    return tuple(picked)
 
 
 def _titled(title: str, text: str) -> str:
