@@ -1,0 +1,88 @@
+"""Run one strategy on one question under one budget and score it: the unit every sweep is made of.
+
+``evaluate(spec, knob, question, ...)`` builds the strategy from the registry, runs it with a fresh
+budget of ``budget`` compute units through the driver, and returns a ``Result`` with the prediction,
+its scores, every ledger counter and the trace. Nothing here stores results or aggregates them
+(``forage.eval.journal``, ``forage.eval.report``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from forage.core.budget import Budget, CostModel
+from forage.core.types import Question
+from forage.data.metrics import score
+from forage.llm.base import LLM
+from forage.llm.cache import CallCache
+from forage.search.base import SearchTool
+from forage.strategies.driver import run
+from forage.strategies.exemplars import ExemplarSet
+from forage.strategies.registry import StrategySpec
+
+
+@dataclass
+class Result:
+    question_id: str
+    strategy: str
+    knob: int | None
+    budget: float
+    seed: int
+    prediction: str
+    answers: list[str]
+    em: float
+    f1: float
+    acc: float
+    compute: float
+    usage: dict[str, float]
+    exhausted: bool
+    seconds: float
+    hops: int | None = None
+    qtype: str | None = None
+    trace: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def evaluate(
+    spec: StrategySpec,
+    knob: int | None,
+    question: Question,
+    *,
+    llm: LLM,
+    tools: Mapping[str, SearchTool] | SearchTool,
+    budget: float,
+    exemplars: ExemplarSet,
+    seed: int = 0,
+    cache: CallCache | None = None,
+    cost_model: CostModel | None = None,
+) -> Result:
+    strategy = spec.build(knob, exemplars=exemplars)
+    b = Budget(budget, cost_model=cost_model)
+    t0 = time.perf_counter()
+    answer = await run(strategy, question, llm=llm, tools=tools, budget=b, seed=seed, cache=cache)
+    seconds = time.perf_counter() - t0
+    s = score(answer.text, question)
+    return Result(
+        question_id=question.id,
+        strategy=spec.name,
+        knob=knob,
+        budget=budget,
+        seed=seed,
+        prediction=answer.text,
+        answers=list(question.answers),
+        em=s.em,
+        f1=s.f1,
+        acc=s.acc,
+        compute=b.ledger.compute,
+        usage=b.ledger.usage.to_dict(),
+        exhausted=answer.exhausted,
+        seconds=seconds,
+        hops=question.hops,
+        qtype=question.type,
+        trace=answer.to_dict(),
+    )
