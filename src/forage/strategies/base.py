@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol, Union
 from forage.core.budget import Budget
 from forage.core.trace import Task
 from forage.core.types import Hit, Question
-from forage.llm.base import LLMRequest, LLMResponse
+from forage.llm.base import Capabilities, LLMRequest, LLMResponse
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ class Context:
     seed: int = 0
     profile: Literal["completion", "chat"] = "completion"
     tools: tuple[str, ...] = ("default",)
+    capabilities: Capabilities = field(default_factory=Capabilities)  # of the run's LLM backend
     meta: Mapping[str, Any] = field(default_factory=dict)
 
 

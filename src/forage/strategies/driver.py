@@ -141,7 +141,7 @@ async def run(
         raise ConfigError(f"unknown prompt profile {chosen!r}")
     ctx = Context(
         question=q, root=root, budget=budget, seed=seed, profile=chosen,  # type: ignore[arg-type]
-        tools=tuple(tool_map),
+        tools=tuple(tool_map), capabilities=llm.capabilities,
     )
     driver = Driver(llm, tool_map, root, cache=cache)
     gen = strategy.steps(ctx)
