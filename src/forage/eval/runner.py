@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from forage.core.budget import Budget, CostModel
@@ -43,9 +43,17 @@ class Result:
     hops: int | None = None
     qtype: str | None = None
     trace: dict[str, Any] = field(default_factory=dict)
+    dataset: str = ""
+    budget_level: int | None = None  # index of ``budget`` in the sweep's budget list
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Result:
+        """The inverse of ``to_dict`` (unknown keys are ignored, so old rows still load)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 async def evaluate(
@@ -60,6 +68,8 @@ async def evaluate(
     seed: int = 0,
     cache: CallCache | None = None,
     cost_model: CostModel | None = None,
+    dataset: str = "",
+    budget_level: int | None = None,
 ) -> Result:
     strategy = spec.build(knob, exemplars=exemplars)
     b = Budget(budget, cost_model=cost_model)
@@ -85,4 +95,6 @@ async def evaluate(
         hops=question.hops,
         qtype=question.type,
         trace=answer.to_dict(),
+        dataset=dataset,
+        budget_level=budget_level,
     )

@@ -1,0 +1,219 @@
+"""The sweep journal: every finished (dataset, question, strategy, budget, seed) result in SQLite.
+
+A row is written and committed the moment its cell finishes, so a sweep killed at any point loses
+at most the cell that was running. The journal stores the configuration of the sweep that created
+it (``SweepConfig``: a hash of each dataset file, the strategies with their knob ladders, the
+budgets, seeds, model, cost model and exemplar settings); opening it with a different
+configuration raises ``ConfigError`` instead of mixing results of two sweeps.
+
+The schema evolves through named, append-only migrations (the style of simonw/llm's
+``migrations.py``): each is applied once, in order, and recorded in ``_migrations``. Never edit or
+reorder a migration that has shipped; add a new one.
+
+Not here: running cells (``forage.eval.sweep``), aggregating them (``forage.eval.metrics``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from forage.core.errors import ConfigError
+from forage.eval.runner import Result
+
+logger = logging.getLogger(__name__)
+
+# -- configuration -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Everything that decides a cell's result, apart from which questions are in the sweep.
+
+    ``datasets`` maps a dataset name to the sha256 of its file(s); ``strategies`` maps a strategy
+    name to ``[knob name, ladder]``. The question selection (``--limit``, ``--split``) is left out
+    on purpose: cells are keyed by question id, so a larger ``--limit`` extends a journal.
+    """
+
+    datasets: Mapping[str, str]
+    strategies: Mapping[str, tuple[str, tuple[int, ...]]]
+    budgets: tuple[float, ...]
+    seeds: tuple[int, ...]
+    model: str
+    exemplars: Mapping[str, Any] = field(default_factory=dict)
+    cost_model: Mapping[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["datasets"] = dict(sorted(self.datasets.items()))
+        d["strategies"] = {k: [v[0], list(v[1])] for k, v in sorted(self.strategies.items())}
+        d["budgets"] = [float(b) for b in self.budgets]
+        d["seeds"] = list(self.seeds)
+        d["exemplars"] = dict(sorted(self.exemplars.items()))
+        d["cost_model"] = dict(sorted(self.cost_model.items()))
+        return d
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+def file_digest(*paths: str | Path) -> str:
+    """sha256 over the bytes of ``paths`` (in the given order)."""
+    h = hashlib.sha256()
+    for p in paths:
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _differences(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
+    out = []
+    for key in sorted(set(stored) | set(wanted)):
+        if stored.get(key) != wanted.get(key):
+            out.append(f"{key} {json.dumps(stored.get(key))} -> {json.dumps(wanted.get(key))}")
+    return out
+
+
+# -- migrations ------------------------------------------------------------------------------
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_initial(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE config (id INTEGER PRIMARY KEY CHECK (id = 1), digest TEXT NOT NULL, "
+               "config TEXT NOT NULL, created REAL NOT NULL DEFAULT (julianday('now')))")
+    db.execute(
+        """CREATE TABLE results (
+            dataset TEXT NOT NULL,
+            question_id TEXT NOT NULL,
+            strategy TEXT NOT NULL,
+            budget REAL NOT NULL,
+            seed INTEGER NOT NULL,
+            knob INTEGER,
+            result TEXT NOT NULL,
+            created REAL NOT NULL DEFAULT (julianday('now')),
+            PRIMARY KEY (dataset, question_id, strategy, budget, seed)
+        )"""
+    )
+
+
+@migration
+def m002_result_summary_columns(db: sqlite3.Connection) -> None:
+    for col in ("em REAL", "f1 REAL", "acc REAL", "compute REAL", "seconds REAL"):
+        db.execute(f"ALTER TABLE results ADD COLUMN {col}")
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply the migrations not applied yet; returns their names."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, "
+               "applied REAL NOT NULL DEFAULT (julianday('now')))")
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    applied = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        with db:
+            fn(db)
+            db.execute("INSERT INTO _migrations (name) VALUES (?)", (name,))
+        applied.append(name)
+    return applied
+
+
+# -- the journal -----------------------------------------------------------------------------
+
+CellKey = tuple[str, str, str, float, int]  # dataset, question id, strategy, budget, seed
+
+
+class Journal:
+    """An open journal bound to one ``SweepConfig``. Use ``Journal.open``."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path, config: SweepConfig) -> None:
+        self._db = db
+        self.path = path
+        self.config = config
+
+    @classmethod
+    def open(cls, path: str | Path, config: SweepConfig) -> Journal:
+        """Open (or create) the journal at ``path`` for ``config``.
+
+        Raises ``ConfigError`` when the journal was written by a sweep with another configuration.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            migrate(db)
+            row = db.execute("SELECT digest, config FROM config WHERE id = 1").fetchone()
+            wanted = config.to_dict()
+            if row is None:
+                with db:
+                    db.execute("INSERT INTO config (id, digest, config) VALUES (1, ?, ?)",
+                               (config.digest(), json.dumps(wanted, sort_keys=True)))
+            elif row[0] != config.digest():
+                diffs = "; ".join(_differences(json.loads(row[1]), wanted))
+                raise ConfigError(
+                    f"journal {path} belongs to a different sweep ({diffs}); "
+                    "use another output folder to start a new sweep"
+                )
+        except BaseException:
+            db.close()
+            raise
+        return cls(db, path, config)
+
+    def record(self, result: Result) -> None:
+        """Store one finished cell, committed before this returns."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO results (dataset, question_id, strategy, budget, seed, knob,"
+                " result, em, f1, acc, compute, seconds) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (result.dataset, result.question_id, result.strategy, float(result.budget),
+                 result.seed, result.knob, json.dumps(result.to_dict()), result.em, result.f1,
+                 result.acc, result.compute, result.seconds),
+            )
+
+    def done(self) -> set[CellKey]:
+        """The keys of every stored cell."""
+        rows = self._db.execute(
+            "SELECT dataset, question_id, strategy, budget, seed FROM results"
+        )
+        return {(d, q, s, float(b), int(seed)) for d, q, s, b, seed in rows}
+
+    def results(self) -> Iterator[Result]:
+        """Every stored result, in the order they were written."""
+        for (text,) in self._db.execute("SELECT result FROM results ORDER BY rowid"):
+            yield Result.from_dict(json.loads(text))
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def cell_key(result: Result) -> CellKey:
+    return (result.dataset, result.question_id, result.strategy, float(result.budget), result.seed)
+
+
+__all__ = ["CellKey", "Journal", "MIGRATIONS", "SweepConfig", "cell_key", "file_digest", "migrate"]

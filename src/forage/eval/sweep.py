@@ -1,0 +1,207 @@
+"""Sweeps: strategies x budgets x datasets x seeds x questions, resumable from the journal.
+
+**How a budget maps to a strategy.** The sweep's budgets are sorted from cheap to expensive;
+budget level ``i`` does two things at once for every strategy:
+
+1. it is a hard compute cap: the run gets a fresh ``Budget(budgets[i])`` (compute units of the
+   cost model), and no call is ever made that the cap cannot pay for;
+2. it sets the strategy's knob to ``spec.ladder[i]`` (passages read, iterations, samples, ...), the
+   last rung of the ladder for levels past its end.
+
+Both are written into every result (``budget``, ``budget_level``, ``knob``), so a table or a curve
+never has to guess which knob a budget meant. The x axis of every efficiency figure is the compute
+actually spent (from the ledger), not the cap.
+
+Cells run one after another, in the order dataset, seed, budget level, strategy, question (so a
+sweep cut short has every strategy at the cheap budgets first). A cell already in the journal is
+skipped without running anything; every finished cell is journaled before the next starts. With a
+``CallCache`` in record mode a rerun replays model calls instead of recomputing them, and replayed
+calls still count their original compute.
+
+Not here: storage (``forage.eval.journal``), statistics (``forage.eval.metrics``), output files
+(``forage.eval.report``), argument parsing (``forage.cli.bench``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+from forage.core.budget import CostModel
+from forage.core.errors import ConfigError
+from forage.core.types import Question
+from forage.eval.datasets import SweepDataset
+from forage.eval.journal import CellKey, Journal, SweepConfig, cell_key
+from forage.eval.runner import Result, evaluate
+from forage.llm.base import LLM
+from forage.llm.cache import CallCache
+from forage.search.base import SearchTool
+from forage.search.bm25 import BM25Search
+from forage.strategies.exemplars import ExemplarSet
+from forage.strategies.registry import StrategySpec
+
+logger = logging.getLogger(__name__)
+
+MIN_PROMPT_TOKENS = 64  # the shortest prompt any reader sends (instructions + question)
+
+
+def min_budget(cost_model: CostModel | None = None) -> float:
+    """The cheapest useful run: one search call, a minimal prompt and one completion token."""
+    cm = cost_model or CostModel()
+    return cm.search_call + MIN_PROMPT_TOKENS * cm.prompt_token + cm.completion_token
+
+
+def knob_for(spec: StrategySpec, level: int) -> int | None:
+    """The knob value of budget level ``level``: ``ladder[level]``, clamped to the last rung."""
+    if not spec.ladder:
+        return None
+    return spec.ladder[min(level, len(spec.ladder) - 1)]
+
+
+def check_budgets(budgets: Sequence[float], cost_model: CostModel | None = None) -> tuple[float, ...]:
+    """Budgets sorted ascending; ``ConfigError`` for none, duplicates, or one below ``min_budget``."""
+    if not budgets:
+        raise ConfigError("give at least one budget")
+    floor = min_budget(cost_model)
+    for b in budgets:
+        if not b >= floor:
+            raise ConfigError(
+                f"budget {b:g} is below the cheapest possible run ({floor:g} compute units: one "
+                f"search call and a {MIN_PROMPT_TOKENS}-token prompt)"
+            )
+    if len(set(budgets)) != len(budgets):
+        raise ConfigError(f"budgets repeat: {', '.join(f'{b:g}' for b in budgets)}")
+    return tuple(sorted(float(b) for b in budgets))
+
+
+@dataclass(frozen=True)
+class ExemplarSettings:
+    n_reader: int = 2
+    n_multi: int = 2
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: a question, a strategy at a budget level, a seed."""
+
+    dataset: str
+    question: Question
+    spec: StrategySpec
+    level: int
+    budget: float
+    knob: int | None
+    seed: int
+
+    @property
+    def key(self) -> CellKey:
+        return (self.dataset, self.question.id, self.spec.name, self.budget, self.seed)
+
+
+@dataclass
+class Sweep:
+    """A planned sweep. ``cells()`` lists the work; ``run()`` does what the journal lacks."""
+
+    datasets: Sequence[SweepDataset]
+    specs: Sequence[StrategySpec]
+    budgets: tuple[float, ...]
+    seeds: tuple[int, ...] = (0,)
+    exemplars: ExemplarSettings = field(default_factory=ExemplarSettings)
+    cost_model: CostModel = field(default_factory=CostModel)
+
+    def __post_init__(self) -> None:
+        self.budgets = check_budgets(self.budgets, self.cost_model)
+        if not self.specs:
+            raise ConfigError("give at least one strategy")
+        if not self.seeds:
+            raise ConfigError("give at least one seed")
+        names = [d.name for d in self.datasets]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"two datasets share a name: {', '.join(names)}")
+        if len({s.name for s in self.specs}) != len(self.specs):
+            raise ConfigError("a strategy is listed twice")
+
+    def config(self, model: str) -> SweepConfig:
+        return SweepConfig(
+            datasets={d.name: d.digest for d in self.datasets},
+            strategies={s.name: (s.knob, tuple(s.ladder)) for s in self.specs},
+            budgets=self.budgets,
+            seeds=tuple(self.seeds),
+            model=model,
+            exemplars=asdict(self.exemplars),
+            cost_model=asdict(self.cost_model),
+        )
+
+    def cells(self) -> list[Cell]:
+        out = []
+        for ds in self.datasets:
+            for seed in self.seeds:
+                for level, budget in enumerate(self.budgets):
+                    for spec in self.specs:
+                        for q in ds.questions:
+                            out.append(Cell(ds.name, q, spec, level, budget, knob_for(spec, level),
+                                            seed))
+        return out
+
+    def exemplar_set(self, ds: SweepDataset) -> ExemplarSet:
+        if not ds.dev:
+            return ExemplarSet.generic()
+        e = self.exemplars
+        return ExemplarSet.from_dev(ds.dev, n_reader=e.n_reader, n_multi=e.n_multi, seed=e.seed)
+
+    async def run(
+        self,
+        *,
+        llm: LLM,
+        journal: Journal,
+        cache: CallCache | None = None,
+        tools: Mapping[str, SearchTool] | None = None,
+        on_cell: Callable[[Cell, Result, bool], None] | None = None,
+    ) -> list[Result]:
+        """Run every cell the journal lacks; returns the results of all planned cells.
+
+        ``tools`` maps a dataset name to its search tool (default: BM25 over its corpus).
+        ``on_cell(cell, result, skipped)`` is called after each cell, journaled or just run.
+        """
+        if journal.config.digest() != self.config(llm.model_id).digest():
+            raise ConfigError("the journal was opened for another sweep configuration")
+        done = {cell_key(r): r for r in journal.results()}
+        by_name = {d.name: d for d in self.datasets}
+        tool_cache: dict[str, SearchTool] = dict(tools or {})
+        exemplars: dict[str, ExemplarSet] = {}
+        results = []
+        for cell in self.cells():
+            prior = done.get(cell.key)
+            if prior is not None:
+                results.append(prior)
+                if on_cell:
+                    on_cell(cell, prior, True)
+                continue
+            ds = by_name[cell.dataset]
+            if ds.name not in tool_cache:
+                tool_cache[ds.name] = BM25Search(ds.corpus)
+            if ds.name not in exemplars:
+                exemplars[ds.name] = self.exemplar_set(ds)
+            result = await evaluate(
+                cell.spec, cell.knob, cell.question, llm=llm, tools=tool_cache[ds.name],
+                budget=cell.budget, exemplars=exemplars[ds.name], seed=cell.seed, cache=cache,
+                cost_model=self.cost_model, dataset=cell.dataset, budget_level=cell.level,
+            )  # fmt: skip
+            journal.record(result)
+            results.append(result)
+            logger.debug("%s: em %.0f compute %.0f", cell.key, result.em, result.compute)
+            if on_cell:
+                on_cell(cell, result, False)
+        return results
+
+
+__all__ = [
+    "Cell",
+    "ExemplarSettings",
+    "MIN_PROMPT_TOKENS",
+    "Sweep",
+    "check_budgets",
+    "knob_for",
+    "min_budget",
+]
