@@ -41,6 +41,16 @@ class StrategySpec:
 BUILTINS: tuple[StrategySpec, ...] = (
     StrategySpec("rag", "forage.strategies.rag:RAG", "k", (1, 2, 3, 5),
                  "retrieve once, read the top-k passages, answer"),
+    StrategySpec("direct", "forage.strategies.direct:Direct", "max_tokens", (24,),
+                 "closed-book: answer from the question alone"),
+    StrategySpec("cot", "forage.strategies.direct:CoT", "max_tokens", (48, 96, 192),
+                 "closed-book chain of thought, capped at max_tokens reasoning tokens"),
+    StrategySpec("react", "forage.strategies.react:ReAct", "max_iterations", (2, 4, 6, 8),
+                 "flat ReAct: Thought/Action/Observation, whole transcript in context"),
+    StrategySpec("ircot", "forage.strategies.ircot:IRCoT", "max_steps", (2, 3, 4, 6),
+                 "IRCoT: retrieve with each chain-of-thought sentence"),
+    StrategySpec("self_ask", "forage.strategies.self_ask:SelfAsk", "max_follow_ups", (1, 2, 3, 4),
+                 "Self-Ask with search: follow-up questions answered by search + reader"),
 )
 
 

@@ -1,0 +1,248 @@
+"""Flat ReAct (Yao et al. 2023): Thought / Action / Observation, the whole transcript in context.
+
+Each iteration ``i`` generates ``Thought i:`` and ``Action i:`` in one call that stops before
+``Observation`` (as the reference implementation does); when the reply has no action line, a second
+short call continues with ``Action i:``. ``Search[query]`` runs a search and the top passage(s)
+become ``Observation i``; ``Finish[answer]`` ends the run. Anything else is answered with an
+``Invalid action`` observation the model can recover from. The knob is ``max_iterations``.
+
+When the iteration cap, the transcript cap or the budget ends the loop without ``Finish``, the
+reader answers from the latest observation's passages (one short call) if the budget still allows;
+otherwise the answer is empty. ``reserve`` compute units are kept back for that call: no iteration
+starts with less than that left.
+
+Few-shot trajectories are rendered from the dev split's multi-hop examples: each step's resolved
+sub-question is a ``Search``, its evidence sentence the ``Observation``, and the last a ``Finish``.
+
+Not here: pruning finished steps from context (the hierarchy), reading several passages per step
+jointly (``rag``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from forage.core.errors import BudgetExhausted
+from forage.core.types import Hit
+from forage.llm.base import LLMRequest, Message
+from forage.strategies.base import Answer, Context, Generate, Search, Steps
+from forage.strategies.exemplars import DevExample, DevStep, ExemplarSet
+from forage.strategies.prompts import clean_answer, passage_text, reader_request
+
+log = logging.getLogger(__name__)
+
+INSTRUCTION = (
+    "Solve a question answering task with interleaving Thought, Action, Observation steps. "
+    "Thought can reason about the current situation, and Action can be two types:\n"
+    "(1) Search[query], which searches the documents and returns the best matching passage.\n"
+    "(2) Finish[answer], which returns the answer and finishes the task.\n"
+    "Here are some examples."
+)
+
+_ACTION_LABEL = re.compile(r"\n\s*Action\s*\d*\s*:", re.IGNORECASE)
+_THOUGHT_LABEL = re.compile(r"^\s*Thought\s*\d*\s*:\s*", re.IGNORECASE)
+_ACTION = re.compile(r"^\s*(?:Action\s*\d*\s*:\s*)?(search|finish)\s*\[(.*?)(?:\]|$)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Action:
+    """A parsed action: ``kind`` is ``search``, ``finish`` or ``invalid`` (``arg`` is the raw text)."""
+
+    kind: str
+    arg: str
+
+
+def parse_action(text: str) -> Action:
+    """Parse ``Search[...]`` / ``Finish[...]`` from the first line of ``text``; tolerant of case,
+    spacing, an ``Action n:`` prefix and a missing closing bracket."""
+    line = text.strip().split("\n", 1)[0].strip()
+    m = _ACTION.match(line)
+    if not m:
+        return Action("invalid", line)
+    kind, arg = m.group(1).lower(), m.group(2).strip()
+    if not arg:
+        return Action("invalid", line)
+    return Action(kind, arg)
+
+
+def split_thought_action(text: str) -> tuple[str, str | None]:
+    """A reply to ``Thought i:`` as (thought, action text or ``None`` when there is no action line)."""
+    parts = _ACTION_LABEL.split(text, maxsplit=1)
+    thought = " ".join(_THOUGHT_LABEL.sub("", parts[0]).split())
+    if len(parts) == 1:
+        # A reply that is only an action ("Search[x]") still counts as one.
+        if parse_action(thought).kind != "invalid":
+            return "", thought
+        return thought, None
+    return thought, parts[1].strip().split("\n", 1)[0]
+
+
+def exemplar_trajectory(example: DevExample) -> str:
+    """A ReAct trajectory rendered from a dev example's resolved steps."""
+    lines = [f"Question: {example.question}"]
+    steps = example.resolved_steps()
+    if not steps:  # no decomposition: search each supporting title, as the original prompts do
+        steps = tuple(
+            DevStep(t, "", e, t) for t, e in zip(example.titles, example.evidence, strict=False)
+        )
+    previous = ""
+    for i, s in enumerate(steps, start=1):
+        if not s.answer:
+            lead = "I need to search "
+        elif previous:
+            lead = f"So it is {previous}. Next I need to find out: "
+        else:
+            lead = "I need to find out: "
+        lines += [
+            f"Thought {i}: {lead}{s.question}",
+            f"Action {i}: Search[{s.question}]",
+            f"Observation {i}: {s.title}: {s.evidence}" if s.title else f"Observation {i}: {s.evidence}",
+        ]
+        previous = s.answer
+    n = len(steps) + 1
+    lines += [
+        f"Thought {n}: So it is {example.answer}, which answers the question.",
+        f"Action {n}: Finish[{example.answer}]",
+    ]
+    return "\n".join(lines)
+
+
+def react_request(
+    question: str,
+    transcript: str,
+    i: int,
+    examples: Sequence[DevExample],
+    *,
+    profile: str,
+    thought: str | None = None,
+    max_tokens: int = 64,
+    seed: int | None = None,
+) -> LLMRequest:
+    """The request for iteration ``i``: ``Thought i`` (and its action), or, with ``thought`` given,
+    the follow-up that asks for ``Action i`` alone."""
+    shots = "\n\n".join(exemplar_trajectory(e) for e in examples)
+    if profile == "chat":
+        body = f"Question: {question}\n{transcript}"
+        if thought is None:
+            ask = f"Write Thought {i} and Action {i}, one line each, and nothing else."
+        else:
+            body += f"Thought {i}: {thought}\n"
+            ask = f"Write Action {i} only: Search[query] or Finish[answer]."
+        return LLMRequest(
+            messages=(
+                Message(role="system", content=f"{INSTRUCTION}\n\n{shots}"),
+                Message(role="user", content=f"{body}\n{ask}"),
+            ),
+            max_tokens=max_tokens,
+            seed=seed,
+            stop=("\nObservation",),
+        )
+    prompt = f"{INSTRUCTION}\n\n{shots}\n\nQuestion: {question}\n{transcript}"
+    if thought is None:
+        prompt += f"Thought {i}:"
+        stop: tuple[str, ...] = ("\nObservation", "\nQuestion:", "\n\n")
+    else:
+        prompt += f"Thought {i}: {thought}\nAction {i}:"
+        stop = ("\n",)
+    return LLMRequest(prompt=prompt, max_tokens=max_tokens, seed=seed, stop=stop)
+
+
+@dataclass(frozen=True)
+class ReAct:
+    """Flat ReAct. Knob: ``max_iterations``."""
+
+    max_iterations: int = 4
+    passages: int = 1  # passages per observation
+    max_words: int = 80  # words kept of each observed passage
+    step_tokens: int = 64  # Thought + Action
+    action_tokens: int = 24
+    answer_tokens: int = 24
+    reserve: float = 150.0  # compute units kept back for the fallback answer
+    max_transcript_chars: int = 6000  # the transcript stops growing here (context window guard)
+    exemplars: ExemplarSet = field(default_factory=ExemplarSet.generic)
+    name: str = "react"
+
+    def steps(self, ctx: Context) -> Steps:
+        question = ctx.question.text
+        examples = self.exemplars.multi_hop
+        transcript = ""
+        evidence: list[Hit] = []  # the latest observation's passages
+        exhausted = False
+        for i in range(1, self.max_iterations + 1):
+            if ctx.budget.available < self.reserve or len(transcript) > self.max_transcript_chars:
+                break
+            try:
+                reply = yield Generate(
+                    react_request(question, transcript, i, examples, profile=ctx.profile,
+                                  max_tokens=self.step_tokens, seed=ctx.seed),
+                    label=f"thought {i}",
+                )
+                thought, action_text = split_thought_action(reply.text)
+                if action_text is None:
+                    reply = yield Generate(
+                        react_request(question, transcript, i, examples, profile=ctx.profile,
+                                      thought=thought, max_tokens=self.action_tokens, seed=ctx.seed),
+                        label=f"action {i}",
+                    )
+                    action_text = reply.text.strip().split("\n", 1)[0]
+                action = parse_action(action_text)
+                if action.kind == "finish":
+                    answer = clean_answer(action.arg)
+                    transcript += f"Thought {i}: {thought}\nAction {i}: Finish[{action.arg}]\n"
+                    return self._answer(ctx, answer, transcript, evidence, finished=True)
+                if action.kind == "search":
+                    hits = yield Search(action.arg, k=self.passages)
+                    if hits:
+                        evidence = list(hits)
+                        observation = passage_text(hits, max_words=self.max_words)
+                    else:
+                        observation = f"No passage matches {action.arg}."
+                    shown = f"Search[{action.arg}]"
+                else:
+                    observation = (
+                        f"Invalid action: {action.arg or '(empty)'}. "
+                        "Valid actions are Search[query] and Finish[answer]."
+                    )
+                    shown = action.arg
+            except BudgetExhausted:
+                exhausted = True
+                break
+            transcript += (
+                f"Thought {i}: {thought}\nAction {i}: {shown}\nObservation {i}: {observation}\n"
+            )
+        # No Finish: read the latest evidence with the reader, if the budget allows.
+        text = ""
+        if evidence:
+            try:
+                response = yield Generate(
+                    reader_request(question, evidence, profile=ctx.profile,
+                                   exemplars=self.exemplars.reader,
+                                   max_tokens=self.answer_tokens, seed=ctx.seed),
+                    label="fallback read",
+                )
+                text = clean_answer(response.text)
+            except BudgetExhausted:
+                exhausted = True
+        return self._answer(ctx, text, transcript, evidence, finished=False, exhausted=exhausted)
+
+    def _answer(
+        self,
+        ctx: Context,
+        text: str,
+        transcript: str,
+        evidence: Sequence[Hit],
+        *,
+        finished: bool,
+        exhausted: bool = False,
+    ) -> Answer:
+        ctx.root.thought = transcript
+        return Answer(
+            text=text,
+            task=ctx.root,
+            sources=tuple(h.document.title for h in evidence),
+            exhausted=exhausted,
+            meta={"finished": finished, "transcript": transcript},
+        )
