@@ -15,7 +15,7 @@ from rich.console import Console
 
 from forage.core.errors import ConfigError, ForageError
 
-COMMAND_MODULES = ("ask", "data", "world")
+COMMAND_MODULES = ("ask", "bench", "data", "world")
 
 err_console = Console(stderr=True, soft_wrap=True)
 

@@ -73,11 +73,22 @@ def file_digest(*paths: str | Path) -> str:
     return h.hexdigest()
 
 
-def _differences(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
+def _differences(stored: Mapping[str, Any], wanted: Mapping[str, Any], prefix: str = ""
+                 ) -> list[str]:
+    """What changed, key by key (one level into mappings: ``datasets.x changed``)."""
     out = []
     for key in sorted(set(stored) | set(wanted)):
-        if stored.get(key) != wanted.get(key):
-            out.append(f"{key} {json.dumps(stored.get(key))} -> {json.dumps(wanted.get(key))}")
+        a, b = stored.get(key), wanted.get(key)
+        if a == b:
+            continue
+        if isinstance(a, Mapping) and isinstance(b, Mapping) and not prefix:
+            out.extend(_differences(a, b, prefix=f"{key}."))
+        elif a is None or b is None:
+            out.append(f"{prefix}{key} {'added' if a is None else 'removed'}")
+        elif prefix.startswith("datasets"):
+            out.append(f"{prefix}{key} file changed")
+        else:
+            out.append(f"{prefix}{key} {json.dumps(a)} -> {json.dumps(b)}")
     return out
 
 

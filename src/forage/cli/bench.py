@@ -1,0 +1,223 @@
+"""`forage bench`: sweep strategies x budgets x datasets x seeds, journaled, and write the report.
+
+Every input is checked before any work starts (unknown strategy or dataset, a bad budget, an
+unreachable model server, a journal from another sweep), each failure one line. The sweep itself
+is ``forage.eval.sweep``; the files ``forage.eval.report``. This module parses options, draws the
+progress bar and prints the tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from forage.cli.backends import api_model_option, base_url_option, make_llm, model_option
+from forage.core.errors import ConfigError, ConnectError
+from forage.eval.datasets import SPLITS, open_dataset, parse_hops
+from forage.eval.journal import Journal
+from forage.eval.metrics import CellStats
+from forage.eval.report import write_report
+from forage.eval.runner import Result
+from forage.eval.sweep import Cell, Sweep, check_budgets
+from forage.llm.cache import CallCache
+from forage.llm.models import resolve_model
+from forage.strategies import registry
+
+# Tables are wide: outside a terminal (logs, CI, make demo piped) do not squeeze them into 80.
+console = Console(width=None if sys.stdout.isatty() else 150)
+
+DATASET_HELP = (
+    "A dataset (repeat for several): a generated world folder (or its test.jsonl/dev.jsonl) -- "
+    "exemplars from dev.jsonl, corpus from corpus.jsonl -- or any question file forage reads "
+    "(the shared HotpotQA/2Wiki files, any FlashRAG-style JSONL): its first --dev-size questions "
+    "are the dev split (exemplars), the rest the test split, and the corpus pools every "
+    "question's context paragraphs."
+)
+
+
+def _csv(text: str, what: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise ConfigError(f"--{what} is empty")
+    return items
+
+
+def _numbers(text: str, what: str, kind: type) -> list:  # type: ignore[type-arg]
+    out = []
+    for t in _csv(text, what):
+        try:
+            out.append(kind(t))
+        except ValueError:
+            raise ConfigError(f"--{what}: {t!r} is not a number") from None
+    return out
+
+
+def probe_server(base_url: str, timeout: float = 3.0) -> None:
+    """``GET {base_url}/models``; ``ConnectError`` (one line) when the server cannot be reached."""
+    url = base_url.rstrip("/")
+    url = (url if url.endswith("/v1") else url + "/v1") + "/models"
+    try:
+        r = httpx.get(url, timeout=timeout)
+    except httpx.HTTPError as e:
+        raise ConnectError(f"cannot reach the model server at {base_url} ({type(e).__name__})"
+                           ) from None
+    if r.status_code >= 500:
+        raise ConnectError(f"the model server at {base_url} answered {r.status_code} to GET {url}",
+                           status=r.status_code)
+
+
+def cells_table(cells: list[CellStats]) -> Table:
+    table = Table(title="results (acc with bootstrap 95% CI)")
+    for col in ("dataset", "strategy", "budget", "knob", "n", "EM", "F1", "acc", "95% CI",
+                "compute", "prompt tok", "compl tok", "searches", "s/q"):
+        table.add_column(col, justify="left" if col in ("dataset", "strategy") else "right")
+    for c in cells:
+        m = c.counters_mean
+        table.add_row(
+            c.dataset, c.strategy, f"{c.budget:g}", str(c.knob), str(c.n), f"{c.em:.3f}",
+            f"{c.f1:.3f}", f"{c.acc:.3f}", f"[{c.acc_ci[0]:.2f}, {c.acc_ci[1]:.2f}]",
+            f"{c.compute_mean:.1f}", f"{m['prompt_tokens']:.0f}", f"{m['completion_tokens']:.1f}",
+            f"{m['search_calls']:.2f}", f"{c.seconds_mean:.2f}",
+        )  # fmt: skip
+    return table
+
+
+def efficiency_table(eff: dict) -> Table:  # type: ignore[type-arg]
+    hier = eff["hierarchical"]
+    table = Table(title=f"efficiency ({eff['metric']}; hierarchical strategy: {hier})")
+    for col in ("dataset", "compute-to-match", "95% CI", "gain at equal compute", "AUC"):
+        table.add_column(col, justify="left" if col == "dataset" else "right")
+    for name, e in eff["datasets"].items():
+        ctm = e["compute_to_match"]
+        if not isinstance(ctm, dict):
+            ratio, ci = "n/a", "n/a"
+        elif not ctm["reached"]:
+            ratio, ci = "not reached", "n/a"
+        else:
+            lo, hi = ctm["ratio_ci"] or (None, None)
+            ratio = f"{ctm['ratio']:.2f}x of {ctm['flat_strategy']}@{ctm['flat_budget']:g}"
+            ci = f"[{'n/a' if lo is None else f'{lo:.2f}'}, {'inf' if hi is None else f'{hi:.2f}'}]"
+        gains = e["gain_at_equal_compute"]
+        gain = "n/a" if not isinstance(gains, dict) else ", ".join(
+            f"{k} {v['mean']:+.3f}" if v["mean"] is not None else f"{k} n/a"
+            for k, v in gains.items()
+        ) or "n/a"
+        auc = ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} n/a"
+                        for k, v in e["auc"].items())
+        table.add_row(name, ratio, ci, gain, auc)
+    return table
+
+
+def bench(
+    dataset: Annotated[list[Path], typer.Option("--dataset", "-d", help=DATASET_HELP)],
+    strategies: Annotated[str, typer.Option(help="Comma-separated registered strategies.")] = "rag",
+    budgets: Annotated[str, typer.Option(
+        help="Comma-separated compute budgets per question, cheap to expensive. Budget level i is "
+             "a hard compute cap AND sets each strategy's knob to its ladder's rung i (the last "
+             "rung past the ladder's end); both are recorded in every result.")] = "500,2000,8000",
+    seeds: Annotated[str, typer.Option(help="Comma-separated run seeds.")] = "0",
+    limit: Annotated[int | None, typer.Option(help="Score at most N questions per dataset.")] = None,
+    split: Annotated[str, typer.Option(help="Questions to score: test, dev or all.")] = "test",
+    hops: Annotated[str | None, typer.Option(
+        help="Keep questions with this many hops (3 or 2-4); questions of unknown hops are kept."
+    )] = None,
+    dev_size: Annotated[int, typer.Option(
+        help="Dev-split size of non-world files (the shared files use 50).")] = 50,
+    model: str = model_option(),
+    base_url: str | None = base_url_option(),
+    api_model: str = api_model_option(),
+    hierarchical: Annotated[str, typer.Option(
+        help="The strategy compute-to-match and gain are computed for.")] = "tree",
+    metric: Annotated[str, typer.Option(help="Score of the curves: acc, em or f1.")] = "acc",
+    n_ctx: Annotated[int, typer.Option(help="Context window of the embedded model.")] = 4096,
+    out: Annotated[Path, typer.Option(
+        "--out", help="Folder for journal.sqlite, cache.sqlite, results.json, PNGs, report.html. "
+                      "Rerunning with the same folder resumes the sweep.")] = Path("bench-out"),
+) -> None:
+    """Sweep strategies x budgets x datasets x seeds; resumable; writes results and a report."""
+    # -- everything checked before any work ---------------------------------------------------
+    available = registry.available()
+    names = _csv(strategies, "strategies")
+    for name in names:
+        if name not in available:
+            raise ConfigError(f"unknown strategy {name!r}: choose from {', '.join(sorted(available))}")
+    budget_list = check_budgets(_numbers(budgets, "budgets", float))
+    seed_list = _numbers(seeds, "seeds", int)
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}: choose from {', '.join(SPLITS)}")
+    if metric not in ("acc", "em", "f1"):
+        raise ConfigError(f"unknown metric {metric!r}: choose from acc, em, f1")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be at least 1, not {limit}")
+    if not dataset:
+        raise ConfigError("give at least one --dataset")
+    hop_range = parse_hops(hops)
+    if base_url:
+        probe_server(base_url)
+        model_id = api_model
+    else:
+        model_id, _ = resolve_model(model)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a folder")
+    with console.status("loading datasets…", spinner="dots"):
+        datasets = [open_dataset(p, split_name=split, limit=limit, hops=hop_range,
+                                 dev_size=dev_size) for p in dataset]
+    sweep = Sweep(datasets, [available[n] for n in names], tuple(budget_list), tuple(seed_list))
+    journal = Journal.open(out / "journal.sqlite", sweep.config(model_id))
+    cache = CallCache(out / "cache.sqlite", "record")
+    try:
+        with console.status("loading the model…", spinner="dots"):
+            llm = make_llm(model, base_url, api_model, n_ctx=n_ctx)
+        if llm.model_id != model_id:  # the config was keyed by the id we predicted
+            raise ConfigError(f"model id {llm.model_id!r} differs from {model_id!r}")
+        results = _run(sweep, llm, journal, cache)
+    finally:
+        cache.close()
+        journal.close()
+    meta = {
+        "date": dt.datetime.now().isoformat(timespec="seconds"), "model": model_id,
+        "datasets": ", ".join(f"{d.name} ({d.kind}, {d.split}, {len(d.questions)} q)"
+                              for d in datasets),
+        "budgets": ", ".join(f"{b:g}" for b in sweep.budgets), "seeds": ", ".join(map(str, seed_list)),
+    }  # fmt: skip
+    with console.status("writing the report…", spinner="dots"):
+        report = write_report(out, results, hierarchical=hierarchical, metric=metric, meta=meta)
+    console.print(cells_table(report.cells))
+    console.print(efficiency_table(report.efficiency))
+    console.print(f"wrote {report.results_json}, {report.html} and {len(report.plots)} plot(s)",
+                  highlight=False)
+
+
+def _run(sweep: Sweep, llm, journal: Journal, cache: CallCache) -> list[Result]:  # type: ignore[no-untyped-def]
+    cells = sweep.cells()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("{task.fields[last]}"))
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("sweep", total=len(cells), last="")
+        skipped = 0
+
+        def on_cell(cell: Cell, result: Result, was_done: bool) -> None:
+            nonlocal skipped
+            skipped += was_done
+            progress.update(
+                task, advance=1,
+                description=f"{cell.dataset} {cell.spec.name}@{cell.budget:g}",
+                last=f"{'journaled' if was_done else 'ran'}: "
+                     f"{'✓' if result.acc else '✗'} {result.compute:.0f}u"
+                     + (f" ({skipped} from journal)" if skipped else ""),
+            )  # fmt: skip
+
+        return asyncio.run(sweep.run(llm=llm, journal=journal, cache=cache, on_cell=on_cell))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)
