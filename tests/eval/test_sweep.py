@@ -1,0 +1,84 @@
+"""Sweep planning: budget levels map to a compute cap and a ladder rung; bad budgets refused;
+with the call cache a rerun into a new journal calls the model zero times and agrees."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from forage.core.errors import ConfigError
+from forage.eval.datasets import open_dataset, parse_hops, select
+from forage.eval.journal import Journal
+from forage.eval.sweep import Sweep, check_budgets, knob_for, min_budget
+from forage.llm.cache import CallCache
+from forage.llm.testing import FunctionLLM
+from forage.strategies import registry
+
+RAG = registry.get("rag")
+
+
+def test_knob_follows_the_ladder_and_clamps():
+    spec = dataclasses.replace(RAG, ladder=(1, 3))
+    assert [knob_for(spec, i) for i in range(4)] == [1, 3, 3, 3]
+
+
+def test_budgets_sorted_and_checked():
+    assert check_budgets([2000, 500]) == (500.0, 2000.0)
+    assert min_budget() == 50 + 64 * 0.25 + 1
+    with pytest.raises(ConfigError, match="below the cheapest possible run"):
+        check_budgets([10, 500])
+    with pytest.raises(ConfigError, match="repeat"):
+        check_budgets([500, 500])
+
+
+def test_hops_and_selection(small_world):
+    assert parse_hops("2-4") == (2, 4) and parse_hops("3") == (3, 3) and parse_hops(None) is None
+    with pytest.raises(ConfigError):
+        parse_hops("4-2")
+    picked = select(small_world.test, hops=(2, 2), limit=3)
+    assert len(picked) == 3 and all(q.hops == 2 for q in picked)
+
+
+async def test_cells_record_budget_level_and_knob_and_rerun_replays(small_world, tmp_path):
+    ds = open_dataset(small_world.path, limit=2)
+    sweep = Sweep([ds], [RAG], (3000.0, 500.0), (0,))
+    assert sweep.budgets == (500.0, 3000.0)
+    cells = sweep.cells()
+    assert [(c.level, c.budget, c.knob) for c in cells] == [
+        (0, 500.0, 1), (0, 500.0, 1), (1, 3000.0, 2), (1, 3000.0, 2)]
+    llm = FunctionLLM(lambda r: "Paris")
+    cache = CallCache(tmp_path / "cache.sqlite")
+    with Journal.open(tmp_path / "a.sqlite", sweep.config("function")) as j:
+        first = await sweep.run(llm=llm, journal=j, cache=cache)
+    assert [(r.budget_level, r.knob, r.budget) for r in first] == [
+        (c.level, c.knob, c.budget) for c in cells]
+    assert all(r.compute <= r.budget for r in first)
+    calls = len(llm.requests)
+    assert calls == 4
+    with Journal.open(tmp_path / "b.sqlite", sweep.config("function")) as j:
+        second = await sweep.run(llm=llm, journal=j, cache=cache)
+    assert len(llm.requests) == calls  # all replayed from the cache
+    assert [(r.prediction, r.compute) for r in second] == [(r.prediction, r.compute) for r in first]
+
+
+async def test_run_refuses_a_journal_of_another_model(small_world, tmp_path):
+    sweep = Sweep([open_dataset(small_world.path, limit=1)], [RAG], (500.0,), (0,))
+    with Journal.open(tmp_path / "j.sqlite", sweep.config("other-model")) as j:
+        with pytest.raises(ConfigError):
+            await sweep.run(llm=FunctionLLM(lambda r: "x"), journal=j)
+
+
+def test_open_dataset_shared_file_split_and_corpus(tmp_path):
+    from pathlib import Path
+
+    shared = Path(__file__).resolve().parents[3] / "shared" / "data" / "hotpotqa_dev_200.jsonl"
+    ds = open_dataset(shared, limit=5)
+    assert len(ds.dev) == 50 and len(ds.questions) == 5
+    assert ds.questions[0].id not in {q.id for q in ds.dev}
+    assert len(ds.corpus) > 1000  # pooled over all 200 questions
+    assert len(open_dataset(shared, split_name="all").questions) == 200
+    with pytest.raises(ConfigError, match="unknown dataset"):
+        open_dataset(tmp_path / "missing.jsonl")
+    with pytest.raises(ConfigError, match="unknown split"):
+        open_dataset(shared, split_name="train")
