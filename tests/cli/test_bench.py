@@ -1,0 +1,86 @@
+"""`forage bench` end to end with the embedded SmolLM2, resuming, and its bad-input one-liners."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def forage(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "forage.cli.app", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+    )  # fmt: skip
+
+
+def journal_rows(out: Path) -> list[tuple]:
+    con = sqlite3.connect(out / "journal.sqlite")
+    try:
+        return con.execute("SELECT question_id, strategy, budget, created FROM results").fetchall()
+    finally:
+        con.close()
+
+
+def test_bench_end_to_end_with_smollm2_then_resume_then_refuse(small_world, tmp_path):
+    out = tmp_path / "out"
+    args = ["bench", "--dataset", str(small_world.path), "--strategies", "rag",
+            "--budgets", "1500,300", "--limit", "2", "--model", "smollm2", "--out", str(out)]
+    r = forage(*args)
+    assert r.returncode == 0, r.stderr
+    data = json.loads((out / "results.json").read_text())
+    cells = {(c["strategy"], c["budget"]): c for c in data["cells"]}
+    assert set(cells) == {("rag", 300.0), ("rag", 1500.0)}
+    for (_, budget), c in cells.items():
+        assert c["n"] == 2 and c["dataset"] == small_world.path.name
+        assert 0 < c["compute_mean"] <= budget
+        assert c["search_calls_mean"] == 1.0 and c["prompt_tokens_mean"] > 0
+    assert cells[("rag", 300.0)]["knob"] == 1 and cells[("rag", 1500.0)]["knob"] == 2
+    assert data["efficiency"]["datasets"][small_world.path.name]["compute_to_match"] == "n/a"
+    page = (out / "report.html").read_text()
+    assert page.count('<details class="question"') == 2
+    assert "data:image/png;base64," in page
+    assert "results (acc with bootstrap 95% CI)" in r.stdout and "efficiency" in r.stdout
+
+    # Started again: every cell comes from the journal; nothing is rerun or rewritten.
+    before = journal_rows(out)
+    r = forage(*args)
+    assert r.returncode == 0, r.stderr
+    assert "(4 from journal)" in r.stdout
+    assert journal_rows(out) == before
+
+    # Another configuration in the same folder is refused, in one line.
+    r = forage(*[a if a != "1500,300" else "300,3000" for a in args])
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0
+    assert "belongs to a different sweep" in r.stderr and "budgets" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "extra,code,message",
+    [
+        (["--strategies", "rag,nope"], 2, "unknown strategy 'nope'"),
+        (["--budgets", "10,500"], 2, "below the cheapest possible run"),
+        (["--budgets", "500,lots"], 2, "'lots' is not a number"),
+        (["--split", "train"], 2, "unknown split 'train'"),
+        (["--base-url", "http://127.0.0.1:9"], 1, "cannot reach the model server"),
+        (["--model", "/tmp/forage-missing.gguf"], 1, "not found"),
+        (["--dataset", "/nonexistent/data.jsonl"], 2, "unknown dataset"),
+    ],
+)
+def test_bad_input_is_one_line_before_any_work(small_world, tmp_path, extra, code, message):
+    out = tmp_path / "out"
+    args = ["bench", "--strategies", "rag", "--budgets", "500", "--out", str(out), *extra]
+    if "--dataset" not in extra:
+        args += ["--dataset", str(small_world.path)]
+    r = forage(*args, timeout=120)
+    assert r.returncode == code, (r.stdout, r.stderr)
+    assert message in r.stderr
+    assert r.stderr.strip().count("\n") == 0, r.stderr
+    assert not out.exists()  # nothing started
