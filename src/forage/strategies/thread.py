@@ -1,0 +1,423 @@
+"""Single-stream mode (TIMRUN-style): the model writes its task tree into one KV stream, and the
+internals of finished tasks leave the KV cache.
+
+One llama.cpp KV sequence holds the exemplars, the question and every line the model writes
+(``thread_format`` describes the format). The runtime generates one line at a time: it picks the
+line's prefix among those the format allows (constrained by the model's logits, or parsed from a
+freely written line), samples the rest up to the line break, and acts on it — a ``Search:`` line
+runs the search tool and the top passage goes in as a ``Result:`` line of input tokens; a
+``Conclusion k:`` line finishes task k, and its ``Search:``/``Result:`` lines are removed from the
+KV cache (``TokenStream.remove``: later positions shift left), so later lines attend only to task
+and conclusion lines. ``keep_last`` keeps the last k finished tasks verbatim; ``prune=False``
+keeps everything, which makes pruning an experiment setting.
+
+Exact pruning (``reencode=True``, the default): the cells *after* a removed span were computed
+while the span was in context, so they still carry what it said. The runtime therefore also cuts
+everything after the span and evaluates those tokens again (for ``keep_last=0`` only the conclusion
+line, a few tokens), so the stream is exactly a fresh evaluation of the pruned tokens.
+``reencode=False`` is the plain surgery: remove and shift, nothing re-evaluated.
+
+Metering. The model is driven directly, not through ``forage.llm.metered``, so each line is charged
+here as one LLM call with the same accounting as the embedded backend's prefix cache: the call
+reads the whole stream; the cells already in the KV cache are ``cached_prompt_tokens``, the tokens
+evaluated as input now (exemplars, question, results, forced prefixes, re-encoded lines) are fresh
+prompt tokens, and the sampled tokens are completion tokens. ``reserve_llm`` runs before anything is
+evaluated; each search goes through ``metered_search``. Before each ordinary line the runtime checks
+that the budget, the line cap and the context can still pay for concluding the open task and
+answering; if not, it wraps up (forced conclusion, forced ``Answer:``).
+
+Not here: the line format's pure rules (``thread_format``), the stream implementations
+(``thread_stream``). This is not a sans-I/O strategy (``steps``): a KV stream cannot be driven
+through ``Generate`` requests, so the class exposes ``run_direct`` (and ``run``) instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from forage.core.budget import Budget, Usage
+from forage.core.errors import BudgetExhausted, ConfigError, ContextOverflow
+from forage.core.trace import Action, Task
+from forage.core.types import Hit, Question
+from forage.llm.token_stream import TokenStream
+from forage.search.base import SearchTool, metered_search
+from forage.strategies.base import Answer
+from forage.strategies.exemplars import ExemplarSet
+from forage.strategies.prompts import clean_answer
+from forage.strategies.thread_format import (
+    NO_RESULT,
+    PREFIX_TOKENS,
+    Kind,
+    Position,
+    allowed_next,
+    check_line,
+    line_usage,
+    parse_line,
+    prefix,
+    render_preamble,
+    result_text,
+    step_cost,
+    wrap_up_cost,
+)
+from forage.strategies.thread_stream import KVLineStream, LineStream
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Thread:
+    """Settings of the single-stream strategy (all caps are hard bounds)."""
+
+    max_tasks: int = 6
+    max_searches: int = 2  # per task
+    max_lines: int = 40  # generated lines, malformed ones included
+    prune: bool = True
+    keep_last: int = 0  # finished tasks kept verbatim when pruning
+    reencode: bool = True
+    constrained: bool = True  # choose line prefixes from the logits; False: parse free lines
+    exemplar_view: Literal["pruned", "full"] = "pruned"
+    line_tokens: int = 32
+    answer_tokens: int = 24
+    wrap_tokens: int = 12  # tokens kept in reserve for each forced line (conclusion, answer)
+    result_words: int = 60
+    retry_temperature: float = 0.7
+    reuse_preamble: bool = True  # keep the exemplar cells an earlier run left in the KV cache
+    exemplars: ExemplarSet = field(default_factory=ExemplarSet.generic)
+    name: str = "thread"
+
+    def __post_init__(self) -> None:
+        for key in ("max_tasks", "max_searches", "max_lines", "line_tokens", "answer_tokens",
+                    "wrap_tokens", "result_words"):  # fmt: skip
+            if getattr(self, key) < 1:
+                raise ConfigError(f"thread: {key} must be >= 1")
+        if self.keep_last < 0:
+            raise ConfigError("thread: keep_last must be >= 0")
+
+    async def run_direct(
+        self,
+        question: Question | str,
+        *,
+        llm: Any = None,
+        tools: Mapping[str, SearchTool] | SearchTool,
+        budget: Budget,
+        seed: int = 0,
+        stream: LineStream | None = None,
+    ) -> Answer:
+        """Answer ``question`` in one stream: ``stream`` if given, else a fresh KV stream of ``llm``
+        (an ``EmbeddedLLM``; it must not serve other calls meanwhile). Runs in a worker thread."""
+        return await asyncio.to_thread(
+            self.run_sync, question, llm=llm, tools=tools, budget=budget, seed=seed, stream=stream
+        )
+
+    run = run_direct
+
+    def run_sync(
+        self,
+        question: Question | str,
+        *,
+        llm: Any = None,
+        tools: Mapping[str, SearchTool] | SearchTool,
+        budget: Budget,
+        seed: int = 0,
+        stream: LineStream | None = None,
+    ) -> Answer:
+        q = question if isinstance(question, Question) else Question(id="q", text=question)
+        tool_map = tools if isinstance(tools, Mapping) else {tools.name: tools}
+        if not tool_map:
+            raise ConfigError("a run needs at least one search tool")
+        if stream is None:
+            if llm is None or not hasattr(llm, "token_stream"):
+                raise ConfigError("the thread strategy needs an embedded model (token_stream())")
+            ts = TokenStream(llm.llama, clear=False) if self.reuse_preamble else llm.token_stream()
+            stream = KVLineStream(ts, capacity=llm.capabilities.context_window)
+        return _Run(self, q, stream, next(iter(tool_map.values())), budget, seed).go()
+
+
+@dataclass
+class _Segment:
+    kind: str  # preamble, question, task, search, result, conclusion, answer
+    tokens: list[Any]
+    task: int | None = None  # the task whose internals this is (search, result)
+
+
+class _Run:
+    """One question's loop. Keeps the stream's segments so spans can be found after shifts."""
+
+    def __init__(
+        self, s: Thread, q: Question, stream: LineStream, tool: SearchTool, budget: Budget, seed: int
+    ) -> None:
+        self.s, self.q, self.stream, self.tool, self.budget, self.seed = s, q, stream, tool, budget, seed
+        self.root = Task(goal=q.text, budget=budget)
+        self.segs: list[_Segment] = []  # evaluated, in stream order
+        self.pending: list[_Segment] = []  # to evaluate at the start of the next line
+        self.pos = Position()
+        self.tasks: list[Task] = []
+        self.conclusions: list[str] = []
+        self.sources: list[str] = []
+        self.lines = self.malformed = self.retries = 0
+        self.evaluated = self.sampled = 0
+        self.llm_seconds = 0.0
+        self.wrap_reason = ""
+        self.pruned_tasks: list[int] = []
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def go(self) -> Answer:
+        s = self.s
+        preamble = render_preamble(self.s.exemplars.multi_hop, view=s.exemplar_view)
+        pre = _Segment("preamble", self.stream.encode(preamble, bos=True))
+        if self.s.reuse_preamble and self.stream.keep_prefix(pre.tokens):
+            self.segs.append(pre)  # already in the KV cache: read as cached prompt tokens
+        else:
+            self.pending.append(pre)
+        self.pending.append(_Segment("question", self.stream.encode(f"Question: {self.q.text}\n")))
+        hard_stop = s.max_lines + 4
+        while self.lines < hard_stop:
+            self._maybe_wrap_up()
+            kinds = allowed_next(self.pos, max_tasks=s.max_tasks, max_searches=s.max_searches)
+            try:
+                kind, content, why = self._line(kinds)
+            except BudgetExhausted as e:
+                self.root.actions.append(Action("refused", "line", str(e)))
+                return self._fallback("budget")
+            except ContextOverflow:
+                return self._fallback("context")
+            if why is not None:
+                self.malformed += 1
+                self.retries += 1
+                continue
+            self.retries = 0
+            if kind == "answer":
+                return self._finish(clean_answer(content) or self._last(), exhausted=False)
+            self._act(kind, content)
+        return self._fallback("lines")
+
+    def _maybe_wrap_up(self) -> None:
+        if self.pos.wrap_up:
+            return
+        s, cells = self.s, len(self.stream)
+        new_input = sum(len(p.tokens) for p in self.pending)
+        cost = self.budget.cost_model
+        wrap_lines = 2 if self.pos.open_task else 1
+        reason = ""
+        if self.lines + 1 + wrap_lines > s.max_lines:
+            reason = "lines"
+        else:
+            grow = new_input + PREFIX_TOKENS + s.line_tokens
+            need = step_cost(cost, cells=cells, new_input=new_input, line_tokens=s.line_tokens,
+                             may_search=True) + wrap_up_cost(
+                cost, cells=cells + grow + self._result_room(), task_open=True,
+                line_tokens=s.wrap_tokens, answer_tokens=s.wrap_tokens)  # fmt: skip
+            room = cells + grow + self._result_room() + 2 * (PREFIX_TOKENS + s.wrap_tokens)
+            if need > self.budget.available:
+                reason = "budget"
+            elif room > self.stream.capacity:
+                reason = "context"
+        if reason:
+            self.wrap_reason = reason
+            self.pos = Position(self.pos.concluded, self.pos.open_task, self.pos.searches, True)
+            log.debug("thread: wrapping up (%s)", reason)
+
+    def _result_room(self) -> int:
+        return 2 * self.s.result_words + 8  # tokens a Result line may take (about 1.3 per word)
+
+    # -- one line ----------------------------------------------------------------------------------
+
+    def _line(self, kinds: tuple[Kind, ...]) -> tuple[Kind, str, str | None]:
+        """Generate one line; returns (kind, content, why it is malformed or None)."""
+        s, stream = self.s, self.stream
+        number = self.pos.concluded + 1
+        options = [prefix(k, number) for k in kinds]
+        max_tokens = s.answer_tokens if kinds == ("answer",) else s.line_tokens
+        cells = len(stream)
+        new_input = sum(len(p.tokens) for p in self.pending)
+        prefix_room = max(len(stream.encode(o)) for o in options) if s.constrained else 0
+        reservation = self.budget.reserve_llm(
+            cells + new_input + prefix_room, max_tokens, cached_prompt_tokens=cells,
+            label=f"{s.name}:{'/'.join(kinds)}",
+        )  # fmt: skip
+        temperature = s.retry_temperature if self.retries else 0.0
+        seed = self.seed * 1000 + self.lines
+        t0 = time.perf_counter()
+        evaluated_input = 0
+        try:
+            for p in self.pending:
+                stream.eval(p.tokens)
+                self.segs.append(p)
+                evaluated_input += len(p.tokens)
+            self.pending = []
+            start = len(stream)
+            if s.constrained:
+                kind = kinds[stream.choose(options, temperature=temperature, seed=seed)]
+            forced = len(stream) - start
+            g = stream.generate_line(reservation.max_tokens or 1, temperature=temperature, seed=seed)
+        except BaseException:
+            self.budget.release(reservation)
+            raise
+        seconds = time.perf_counter() - t0
+        fresh = evaluated_input + forced + g.extra_input
+        usage = line_usage(cells, fresh, g.sampled)
+        entry = self.budget.commit(reservation, Usage(**{**usage.to_dict(), "llm_seconds": seconds}))
+        self.lines += 1
+        self.evaluated += fresh + g.sampled
+        self.sampled += g.sampled
+        self.llm_seconds += seconds
+        line_tokens = stream.tokens[start:]
+        content = g.content
+        why: str | None
+        if s.constrained:
+            why = check_line(kind, content, g.finish)
+        else:
+            parsed = parse_line(content) if g.finish == "stop" else None
+            if parsed is None or parsed.kind not in kinds:
+                kind, why = kinds[0], "not a line the format allows here"
+            else:
+                kind, content = parsed.kind, parsed.content
+                why = check_line(kind, content, g.finish)
+        owner = self._owner()
+        meta: dict[str, Any] = {"kind": kind, "prompt_tokens": usage.prompt_tokens,
+                                "cached_prompt_tokens": cells, "cells": len(stream)}  # fmt: skip
+        if why is not None:
+            stream.remove(start, len(stream))  # a malformed line leaves the stream at once
+            meta["malformed"] = why
+            log.debug("thread: dropped a %s line (%s): %r", kind, why, content)
+        else:
+            self.segs.append(
+                _Segment(kind, line_tokens, self.pos.concluded + 1 if kind == "search" else None)
+            )
+        owner.actions.append(
+            Action("generate", options[kinds.index(kind)] if s.constrained else "", content,
+                   cost=entry.cost, tokens=usage.prompt_tokens + g.sampled, meta=meta)  # fmt: skip
+        )
+        return kind, content, why
+
+    def _owner(self) -> Task:
+        return self.tasks[-1] if self.pos.open_task and self.tasks else self.root
+
+    # -- acting on a line --------------------------------------------------------------------------
+
+    def _act(self, kind: Kind, content: str) -> None:
+        pos = self.pos
+        if kind == "task":
+            self.tasks.append(self.root.add(content))
+            self.pos = Position(pos.concluded, True, 0, pos.wrap_up)
+        elif kind == "search":
+            self.pos = Position(pos.concluded, True, pos.searches + 1, pos.wrap_up)
+            self._search(content)
+        elif kind == "conclusion":
+            self.conclusions.append(content)
+            if self.tasks and self.tasks[-1].status == "open":
+                self.tasks[-1].finish(content)
+            self.pos = Position(pos.concluded + 1, False, 0, pos.wrap_up)
+            self._prune()
+
+    def _search(self, query: str) -> None:
+        task = self._owner()
+        number = self.pos.concluded + 1
+        try:
+            hits: list[Hit] = metered_search(
+                self.tool, query, self.budget, k=1,
+                count_tokens=lambda t: len(self.stream.encode(t)),
+            )  # fmt: skip
+        except BudgetExhausted as e:
+            task.actions.append(Action("refused", query, str(e)))
+            self._drop_last_line()
+            self.pos = Position(self.pos.concluded, True, self.pos.searches - 1, True)
+            self.wrap_reason = self.wrap_reason or "budget"
+            return
+        task.actions.append(
+            Action("search", query, "\n".join(h.document.title for h in hits),
+                   cost=self.budget.cost_model.search_call,
+                   meta={"ids": [h.document.id for h in hits], "tool": self.tool.name})  # fmt: skip
+        )
+        if hits:
+            doc = hits[0].document
+            text = result_text(doc.title, doc.text, max_words=self.s.result_words)
+            self.sources.append(doc.title)
+        else:
+            text = NO_RESULT
+        self.pending.append(_Segment("result", self.stream.encode(text), number))
+
+    def _drop_last_line(self) -> None:
+        last = self.segs.pop()
+        self.stream.remove(len(self.stream) - len(last.tokens), len(self.stream))
+
+    def _prune(self) -> None:
+        """Remove the internals of finished tasks beyond the last ``keep_last``."""
+        if not self.s.prune:
+            return
+        upto = self.pos.concluded - self.s.keep_last
+        for number in range(1, upto + 1):
+            if number in self.pruned_tasks:
+                continue
+            self._remove_internals(number)
+            self.pruned_tasks.append(number)
+            if number <= len(self.tasks):
+                self.tasks[number - 1].prune()
+
+    def _remove_internals(self, number: int) -> None:
+        idx = [i for i, seg in enumerate(self.segs) if seg.task == number]
+        # An internal not yet evaluated (a result still pending) simply never enters the stream.
+        self.pending = [p for p in self.pending if p.task != number]
+        if not idx:
+            return
+        first, last = idx[0], idx[-1]
+        if idx != list(range(first, last + 1)):
+            raise AssertionError("a task's internals must be contiguous in the stream")
+        start = sum(len(seg.tokens) for seg in self.segs[:first])
+        end = start + sum(len(seg.tokens) for seg in self.segs[first : last + 1])
+        tail = self.segs[last + 1 :]
+        if self.s.reencode and tail:
+            # Cut everything from the span on; the tail is evaluated again at the next line.
+            self.stream.remove(start, len(self.stream))
+            self.segs = self.segs[:first]
+            self.pending = tail + self.pending
+        else:
+            self.stream.remove(start, end)
+            del self.segs[first : last + 1]
+
+    # -- endings -----------------------------------------------------------------------------------
+
+    def _last(self) -> str:
+        return self.conclusions[-1] if self.conclusions else ""
+
+    def _fallback(self, reason: str) -> Answer:
+        """No answer line could be written: answer with the last conclusion (what we have)."""
+        self.wrap_reason = self.wrap_reason or reason
+        return self._finish(self._last(), exhausted=True)
+
+    def _finish(self, text: str, *, exhausted: bool) -> Answer:
+        for t in self.tasks:
+            if t.status == "open":
+                t.status = "exhausted" if exhausted else "failed"
+        self.root.finish(text, status="exhausted" if exhausted else "done")
+        meta: dict[str, Any] = {
+            "strategy": self.s.name,
+            "prune": self.s.prune,
+            "keep_last": self.s.keep_last if self.s.prune else None,
+            "reencode": self.s.reencode,
+            "peak_kv_cells": self.stream.peak_cells,
+            "final_kv_cells": len(self.stream),
+            "evaluated_tokens": self.evaluated,
+            "generated_tokens": self.sampled,
+            "llm_seconds": self.llm_seconds,
+            "tokens_per_s": self.evaluated / self.llm_seconds if self.llm_seconds > 0 else 0.0,
+            "lines": self.lines,
+            "malformed_lines": self.malformed,
+            "tasks": len(self.tasks),
+            "pruned_tasks": list(self.pruned_tasks),
+            "wrapped_up": self.wrap_reason or None,
+            "ledger": self.budget.ledger.summary(),
+        }
+        return Answer(
+            text=text, task=self.root, sources=tuple(dict.fromkeys(self.sources)),
+            exhausted=exhausted, meta=meta,
+        )  # fmt: skip
+
+
+__all__ = ["Thread"]
