@@ -51,6 +51,17 @@ BUILTINS: tuple[StrategySpec, ...] = (
                  "IRCoT: retrieve with each chain-of-thought sentence"),
     StrategySpec("self_ask", "forage.strategies.self_ask:SelfAsk", "max_follow_ups", (1, 2, 3, 4),
                  "Self-Ask with search: follow-up questions answered by search + reader"),
+    StrategySpec("self_consistency", "forage.strategies.sampling:SelfConsistency", "n", (1, 3, 5, 9),
+                 "retrieve once, sample the reader N times, majority vote"),
+    StrategySpec("best_of_n", "forage.strategies.sampling:BestOfN", "n", (1, 3, 5, 9),
+                 "retrieve once, sample N answers, pick the one the model verifies best"),
+    StrategySpec("best_of_n_logprob", "forage.strategies.sampling:BestOfNLogprob", "n",
+                 (1, 3, 5, 9),
+                 "retrieve once, sample N answers, pick the highest mean token logprob"),
+    StrategySpec("revision", "forage.strategies.revision:Revision", "rounds", (1, 2, 3, 4),
+                 "answer, critique against the passage, search again and revise"),
+    StrategySpec("mcts", "forage.strategies.mcts:MCTS", "simulations", (2, 4, 8, 16),
+                 "MCTS/UCT over search and answer actions, verifier-valued leaves"),
 )
 
 
