@@ -51,6 +51,9 @@ BUILTINS: tuple[StrategySpec, ...] = (
                  "IRCoT: retrieve with each chain-of-thought sentence"),
     StrategySpec("self_ask", "forage.strategies.self_ask:SelfAsk", "max_follow_ups", (1, 2, 3, 4),
                  "Self-Ask with search: follow-up questions answered by search + reader"),
+    StrategySpec("tree", "forage.strategies.tree:Tree", "attempts", (1, 2, 3, 4),
+                 "hierarchical: plan sub-questions, execute each under its own budget, "
+                 "forget finished branches, synthesise from conclusions"),
     StrategySpec("self_consistency", "forage.strategies.sampling:SelfConsistency", "n", (1, 3, 5, 9),
                  "retrieve once, sample the reader N times, majority vote"),
     StrategySpec("best_of_n", "forage.strategies.sampling:BestOfN", "n", (1, 3, 5, 9),

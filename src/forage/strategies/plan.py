@@ -1,0 +1,117 @@
+"""Pure arithmetic and parsing for the hierarchical engine: plans, dependencies, shares, confidence.
+
+A plan is a list of sub-questions; a later one may refer to the answer of an earlier one by ``#k``
+(1-based, as in ReWOO and Self-Ask), which makes the plan a DAG. Everything here is a pure function
+tested alone; the engine (``tree``) does the I/O.
+
+Not here: prompts (``tree_prompts``), running anything (``tree``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from forage.data.metrics import normalize_answer
+from forage.strategies.exemplars import resolve_placeholders
+
+_NUMBERED = re.compile(r"^\s*(\d+)\s*[.):]\s*(.+?)\s*$")
+_REF = re.compile(r"#(\d+)")
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    index: int  # 1-based
+    question: str  # may hold #k placeholders
+    depends_on: tuple[int, ...] = ()
+
+
+def _steps(questions: Sequence[str], max_steps: int) -> list[PlanStep]:
+    out: list[PlanStep] = []
+    for q in questions[:max_steps]:
+        i = len(out) + 1
+        deps = tuple(sorted({int(m) for m in _REF.findall(q) if 0 < int(m) < i}))
+        out.append(PlanStep(i, q, deps))
+    return out
+
+
+def parse_numbered_plan(text: str, *, max_steps: int = 8) -> list[PlanStep]:
+    """Numbered lines (``1. ...``) up to the first line that is not one; duplicates dropped."""
+    questions: list[str] = []
+    for line in text.splitlines():
+        if not line.strip():
+            if questions:
+                break
+            continue
+        m = _NUMBERED.match(line)
+        if not m:
+            break
+        q = m.group(2).strip()
+        if q and q not in questions:
+            questions.append(q)
+    return _steps(questions, max_steps)
+
+
+def parse_json_plan(text: str, *, max_steps: int = 8) -> list[PlanStep]:
+    """``{"steps": ["...", ...]}`` (or a bare list), tolerant of text around the JSON."""
+    start, end = text.find("{"), text.rfind("}")
+    candidates = [text[start : end + 1]] if 0 <= start < end else []
+    lb, rb = text.find("["), text.rfind("]")
+    if 0 <= lb < rb:
+        candidates.append(text[lb : rb + 1])
+    for raw in candidates:
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError:
+            continue
+        steps = data.get("steps") if isinstance(data, dict) else data
+        if isinstance(steps, list):
+            qs = [
+                (s.get("question") if isinstance(s, dict) else s) for s in steps
+            ]
+            return _steps([q.strip() for q in qs if isinstance(q, str) and q.strip()], max_steps)
+    return parse_numbered_plan(text, max_steps=max_steps)
+
+
+def ready_steps(plan: Sequence[PlanStep], done: set[int], started: set[int]) -> list[PlanStep]:
+    """Steps not yet started whose dependencies are all done."""
+    return [
+        s for s in plan if s.index not in started and all(d in done for d in s.depends_on)
+    ]
+
+
+def resolve(step: PlanStep, conclusions: dict[int, str]) -> str:
+    answers = [conclusions.get(i, f"#{i}") for i in range(1, step.index)]
+    return resolve_placeholders(step.question, answers)
+
+
+def share(available: float, pending: int, reserve: float) -> float:
+    """Budget for one of ``pending`` subtasks starting now: an equal split of what is available
+    after keeping ``reserve`` back for synthesis. What a subtask does not spend flows back and
+    enlarges the shares of the subtasks after it."""
+    if pending < 1:
+        return 0.0
+    return max(0.0, (available - reserve) / pending)
+
+
+def answer_support(answer: str, passage: str) -> float:
+    """Fraction of the answer's normalised tokens that occur in the passage (extractive check)."""
+    tokens = normalize_answer(answer).split()
+    if not tokens:
+        return 0.0
+    words = set(normalize_answer(passage).split())
+    return sum(t in words for t in tokens) / len(tokens)
+
+
+def confidence(answer: str, passage: str, token_logprobs: Sequence[float] | None) -> float:
+    """How much to trust a reader's answer: its support in the passage times the geometric-mean
+    token probability of the generated text (1 when logprobs are not available)."""
+    if not answer.strip():
+        return 0.0
+    p = 1.0
+    if token_logprobs:
+        p = math.exp(sum(token_logprobs) / len(token_logprobs))
+    return answer_support(answer, passage) * p

@@ -1,0 +1,292 @@
+"""The hierarchical engine: a planner decides, executors search and read, a synthesiser answers.
+
+1. **Plan.** The model splits the question into sub-questions; ``#k`` refers to the answer of step
+   k, so the plan is a DAG. A malformed or empty plan becomes a single step: the question itself.
+2. **Execute.** Steps whose dependencies are concluded run concurrently (``gather``). Each gets a
+   child budget — an equal share of what is available after a reserve for synthesis — and an
+   executor: search the resolved sub-question, read one passage at a time (up to ``attempts``),
+   and stop as soon as an answer is confident (its support in the passage times its token
+   probability). A sub-question that stays uncertain is split again by the planner (up to
+   ``max_depth``). What a subtask does not spend returns to its parent and flows to later steps.
+3. **Re-plan.** When a step stays uncertain, the planner samples another plan (up to
+   ``max_replans``); conclusions already found are reused; the plan whose weakest step is most
+   confident wins.
+4. **Synthesise** from the conclusions only, never from raw transcripts.
+5. **Forget.** A finished subtask leaves only its conclusion in working memory: its queries and
+   passages never reach a later prompt, unless the ``buffer`` keeps the last k finished subtasks
+   verbatim (k = 0, 1, 2, ..., or -1 for all), which makes pruning an experiment setting.
+
+The budget knob is ``attempts``. Per run, ``Answer.meta`` records the plan(s), peak context tokens
+and total prompt tokens. Not here: prompts (``tree_prompts``), pure arithmetic (``plan``), the
+single-stream KV runtime (``thread``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from forage.core.budget import Budget
+from forage.core.errors import BudgetExhausted
+from forage.core.trace import Task
+from forage.strategies.base import Answer, Context, Generate, Search, Step, Steps
+from forage.strategies.combinators import gather
+from forage.strategies.exemplars import ExemplarSet
+from forage.strategies.plan import (
+    PlanStep,
+    confidence,
+    parse_json_plan,
+    parse_numbered_plan,
+    ready_steps,
+    resolve,
+    share,
+)
+from forage.strategies.prompts import clean_answer
+from forage.strategies.tree_prompts import (
+    Memory,
+    planner_request,
+    reader_request,
+    synthesiser_request,
+)
+
+log = logging.getLogger(__name__)
+
+Gen = Generator[Step, Any, Any]
+
+
+@dataclass(frozen=True)
+class Tree:
+    attempts: int = 2  # passages an executor may read for one sub-question
+    buffer: int = 0  # finished subtasks kept verbatim in memory; -1 keeps all
+    max_steps: int = 6
+    max_depth: int = 2  # levels of planning (1 = never split a sub-question again)
+    max_replans: int = 1
+    threshold: float = 0.5  # confidence at which an executor stops reading
+    synth_reserve: float = 150.0  # compute units kept back for each synthesis
+    use_logprobs: bool = True
+    exemplars: ExemplarSet = field(default_factory=ExemplarSet.generic)
+    name: str = "tree"
+
+    def steps(self, ctx: Context) -> Steps:
+        run = _Run(self, ctx)
+        text, conf = yield from run.solve(ctx.question.text, ctx.root, (), (), depth=1)
+        ctx.root.thought = "plan: " + " | ".join(run.plans[0]) if run.plans else ""
+        return Answer(
+            text=text,
+            task=ctx.root,
+            confidence=conf,
+            exhausted=run.exhausted and not text,
+            meta={
+                "plans": run.plans,
+                "peak_context_tokens": _peak_prompt_tokens(ctx.root),
+                "buffer": self.buffer,
+            },
+        )
+
+
+@dataclass
+class _Outcome:
+    answer: str
+    confidence: float
+
+
+class _Run:
+    """The state of one run: settings, context, plans made, memoised conclusions."""
+
+    def __init__(self, settings: Tree, ctx: Context) -> None:
+        self.s = settings
+        self.ctx = ctx
+        self.plans: list[list[str]] = []
+        self.memo: dict[str, _Outcome] = {}
+        self.internals: dict[int, list[str]] = {}  # id(task) -> its queries and passages
+        self.finished: list[Task] = []  # finished subtasks, in order
+        self.exhausted = False
+
+    @property
+    def logprobs(self) -> bool:
+        return self.s.use_logprobs and self.ctx.capabilities.supports_logprobs
+
+    # -- working memory ------------------------------------------------------------------------
+
+    def _finish(self, task: Task, outcome: _Outcome) -> None:
+        ok = outcome.confidence >= self.s.threshold
+        task.finish(outcome.answer, confidence=outcome.confidence, status="done" if ok else "failed")
+        self.finished.append(task)
+        keep = self.s.buffer
+        window = self.finished if keep < 0 else self.finished[len(self.finished) - keep :] if keep else []
+        for t in self.finished:
+            if t not in window and not t.pruned:
+                t.prune()
+
+    def memory(self, path: tuple[str, ...], facts: tuple[tuple[str, str], ...]) -> Memory:
+        verbatim: list[str] = []
+        for t in self.finished:
+            if not t.pruned:
+                verbatim += self.internals.get(id(t), [])
+        return Memory(self.ctx.question.text, path, facts, tuple(verbatim))
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def plan(self, goal: str, task: Task, *, attempt: int) -> Gen:
+        request = planner_request(
+            goal, self.s.exemplars, profile=self.ctx.profile,
+            temperature=0.0 if attempt == 0 else 0.7, seed=self.ctx.seed + attempt,
+        )
+        try:
+            response = yield Generate(request, task=task, label="plan")
+        except BudgetExhausted:
+            self.exhausted = True
+            return [PlanStep(1, goal)]
+        if self.ctx.profile == "chat":
+            steps = parse_json_plan(response.text, max_steps=self.s.max_steps)
+        else:
+            steps = parse_numbered_plan("1. " + response.text, max_steps=self.s.max_steps)
+        if not steps:
+            log.debug("unusable plan %r; answering %r as one step", response.text, goal)
+            steps = [PlanStep(1, goal)]
+        return steps
+
+    # -- solving a goal: plan, execute, (re-plan), synthesise -------------------------------------
+
+    def solve(
+        self, goal: str, task: Task, path: tuple[str, ...], facts: tuple[tuple[str, str], ...],
+        *, depth: int,
+    ) -> Gen:
+        best: tuple[float, list[tuple[str, str]]] | None = None
+        replans = self.s.max_replans if depth == 1 else 0
+        for attempt in range(replans + 1):
+            if attempt and not self._can_afford(task, 2 * self.s.synth_reserve):
+                break
+            plan = yield from self.plan(goal, task, attempt=attempt)
+            if depth == 1:
+                self.plans.append([s.question for s in plan])
+            elif len(plan) < 2:
+                return "", 0.0  # the planner could not split this sub-question further
+            concluded = yield from self.execute_plan(plan, task, path, facts, depth=depth)
+            weakest = min((o.confidence for _, o in concluded), default=0.0)
+            if best is None or weakest > best[0]:
+                best = (weakest, [(q, o.answer) for q, o in concluded])
+            if weakest >= self.s.threshold or self.exhausted:
+                break
+        assert best is not None
+        weakest, conclusions = best
+        if len(conclusions) == 1:
+            return conclusions[0][1], weakest
+        text = yield from self.synthesise(goal, conclusions, task)
+        return text, weakest
+
+    def execute_plan(
+        self, plan: list[PlanStep], task: Task, path: tuple[str, ...],
+        facts: tuple[tuple[str, str], ...], *, depth: int,
+    ) -> Gen:
+        conclusions: dict[int, str] = {}
+        outcomes: dict[int, tuple[str, _Outcome]] = {}
+        started: set[int] = set()
+        while len(started) < len(plan):
+            ready = ready_steps(plan, set(conclusions), started)
+            if not ready:  # a dependency failed without any answer: give up on the rest
+                break
+            started.update(s.index for s in ready)
+            pending = len(plan) - len(conclusions)
+            known = facts + tuple((q, o.answer) for q, o in (outcomes[i] for i in sorted(outcomes)))
+            parent = task.budget or self.ctx.budget
+            units = share(parent.available, pending, self.s.synth_reserve)  # same for the batch
+            subs = [task.add(resolve(s, conclusions), _carve(parent, units)) for s in ready]
+            results = yield from gather(
+                [self.execute(sub.goal, sub, path, known, depth=depth) for sub in subs]
+            )
+            for s, sub, outcome in zip(ready, subs, results, strict=True):
+                if sub.budget is not None:
+                    sub.budget.close()
+                if outcome.answer:
+                    conclusions[s.index] = outcome.answer
+                    outcomes[s.index] = (sub.goal, outcome)
+        return [outcomes[i] for i in sorted(outcomes)]
+
+    def _can_afford(self, task: Task, units: float) -> bool:
+        return (task.budget or self.ctx.budget).available >= units
+
+    # -- executing one sub-question ------------------------------------------------------------
+
+    def execute(
+        self, question: str, task: Task, path: tuple[str, ...],
+        facts: tuple[tuple[str, str], ...], *, depth: int,
+    ) -> Gen:
+        key = question.strip().lower()
+        if key in self.memo:
+            outcome = self.memo[key]
+            task.thought = "answered earlier"
+            self._finish(task, outcome)
+            return outcome
+        outcome = yield from self.read(question, task, path, facts)
+        if outcome.confidence < self.s.threshold and depth < self.s.max_depth and not self.exhausted:
+            text, conf = yield from self.solve(
+                question, task, (*path, question), facts, depth=depth + 1
+            )
+            if conf > outcome.confidence and text:
+                outcome = _Outcome(text, conf)
+        self.memo[key] = outcome
+        self._finish(task, outcome)
+        return outcome
+
+    def read(
+        self, question: str, task: Task, path: tuple[str, ...],
+        facts: tuple[tuple[str, str], ...],
+    ) -> Gen:
+        best = _Outcome("", 0.0)
+        notes = self.internals.setdefault(id(task), [])
+        try:
+            hits = yield Search(question, k=self.s.attempts, task=task)
+        except BudgetExhausted:
+            self.exhausted = True
+            return best
+        notes.append(f"Search: {question}")
+        memory = self.memory(path, facts)
+        for hit in hits[: self.s.attempts]:
+            passage = f"{hit.document.title}: {hit.document.text}"
+            notes.append(f"Passage: {passage}")
+            request = reader_request(
+                question, passage, memory, self.s.exemplars, profile=self.ctx.profile,
+                logprobs=self.logprobs, seed=self.ctx.seed,
+            )
+            try:
+                response = yield Generate(request, task=task, label="read")
+            except BudgetExhausted:
+                self.exhausted = True
+                break
+            text = clean_answer(response.text)
+            if text.lower() == "unknown":
+                text = ""
+            conf = confidence(text, passage, response.choices[0].token_logprobs)
+            if conf > best.confidence or not best.answer:
+                best = _Outcome(text, conf)
+            if conf >= self.s.threshold:
+                break
+        return best
+
+    def synthesise(self, goal: str, conclusions: list[tuple[str, str]], task: Task) -> Gen:
+        request = synthesiser_request(
+            goal, conclusions, self.s.exemplars, profile=self.ctx.profile, seed=self.ctx.seed
+        )
+        try:
+            response = yield Generate(request, task=task, label="synthesise")
+        except BudgetExhausted:
+            self.exhausted = True
+            return conclusions[-1][1]  # the last conclusion is the best answer we have
+        return clean_answer(response.text) or conclusions[-1][1]
+
+
+def _carve(parent: Budget, units: float) -> Budget:
+    """A child budget of ``units``, or of whatever is left when that is less."""
+    return parent.split(min(units, max(parent.available, 0.0)))
+
+
+def _peak_prompt_tokens(root: Task) -> int:
+    peak = 0
+    for t in root.walk():
+        for a in t.actions:
+            if a.kind == "generate":
+                peak = max(peak, int(a.meta.get("prompt_tokens", 0)))
+    return peak

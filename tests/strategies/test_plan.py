@@ -1,0 +1,76 @@
+"""Pure parts of the hierarchical engine: plan parsing, dependencies, shares, confidence."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from forage.strategies.plan import (
+    PlanStep,
+    answer_support,
+    confidence,
+    parse_json_plan,
+    parse_numbered_plan,
+    ready_steps,
+    resolve,
+    share,
+)
+
+
+def test_numbered_plan_with_placeholders_becomes_a_dag():
+    plan = parse_numbered_plan(
+        "1. Who founded the Lantern Society?\n2. Where was #1 born?\n3. Who directed Gull?\n"
+        "4. Was #2 older than #3?\n\nQuestion: next"
+    )
+    assert [s.depends_on for s in plan] == [(), (1,), (), (2, 3)]
+
+
+def test_parsing_stops_at_the_first_line_that_is_not_a_step_and_drops_duplicates():
+    plan = parse_numbered_plan("1. A?\n2. A?\n3. B?\nAnswer: x\n4. C?")
+    assert [s.question for s in plan] == ["A?", "B?"]
+
+
+def test_forward_and_self_references_are_not_dependencies():
+    (a, b) = parse_numbered_plan("1. Who wrote #1?\n2. When was #3 built?")
+    assert a.depends_on == () and b.depends_on == ()
+
+
+def test_json_plan_tolerates_surrounding_text():
+    plan = parse_json_plan('Sure! {"steps": ["Who founded X?", "Where was #1 born?"]} done')
+    assert [s.question for s in plan] == ["Who founded X?", "Where was #1 born?"]
+    assert plan[1].depends_on == (1,)
+
+
+def test_json_plan_falls_back_to_numbered_lines():
+    assert [s.question for s in parse_json_plan("1. Who?\n2. When was #1?")] == ["Who?", "When was #1?"]
+
+
+def test_ready_steps_wait_for_their_dependencies():
+    plan = parse_numbered_plan("1. A?\n2. B of #1?\n3. C?")
+    assert [s.index for s in ready_steps(plan, set(), set())] == [1, 3]
+    assert [s.index for s in ready_steps(plan, {1}, {1, 3})] == [2]
+
+
+def test_resolve_substitutes_conclusions():
+    assert resolve(PlanStep(2, "Where was #1 born?", (1,)), {1: "Ada Prell"}) == "Where was Ada Prell born?"
+
+
+def test_share_splits_what_is_left_after_the_reserve():
+    assert share(1000, 3, 100) == pytest.approx(300)
+    assert share(50, 2, 100) == 0.0
+    assert share(1000, 0, 0) == 0.0
+
+
+@given(st.floats(0, 1e6), st.integers(1, 20), st.floats(0, 1e4))
+def test_shares_never_exceed_what_is_available(available, pending, reserve):
+    assert share(available, pending, reserve) * pending <= available + 1e-6
+
+
+def test_confidence_combines_support_and_token_probability():
+    passage = "The Lantern Society was founded by Ada Prell in 1956."
+    assert answer_support("Ada Prell", passage) == 1.0
+    assert answer_support("Ada Smith", passage) == 0.5
+    assert confidence("Ada Prell", passage, None) == 1.0
+    assert confidence("Ada Prell", passage, [-0.5, -0.5]) == pytest.approx(0.6065, abs=1e-3)
+    assert confidence("", passage, None) == 0.0
