@@ -159,3 +159,42 @@ def test_peak_context_is_recorded():
     llm = model([" Who founded the Lantern Society?\n2. Where was #1 born?"])
     ans, _ = answer(Tree(attempts=1), llm)
     assert ans.meta["peak_context_tokens"] > 0
+
+
+def stepwise_model():
+    def reply(request: LLMRequest) -> str:
+        prompt = request.prompt or ""
+        if prompt.startswith("Decide the next simple question"):
+            known = last("Known", prompt)
+            if known == "nothing yet":
+                return " Who founded the Lantern Society?"
+            if "Harrowgate" not in known:
+                return " Where was Ada Prell born?"
+            return " none"
+        if prompt.startswith("Answer the main question"):
+            return "Harrowgate"
+        return FACTS.get(last("Question", prompt), "unknown")
+
+    return FunctionLLM(reply, capabilities=COMPLETION)
+
+
+def test_stepwise_planning_conditions_each_step_on_the_conclusions_so_far():
+    llm = stepwise_model()
+    ans, budget = answer(Tree(attempts=1, planning="stepwise"), llm)
+    assert [t.goal for t in ans.task.subtasks] == [
+        "Who founded the Lantern Society?", "Where was Ada Prell born?"
+    ]
+    assert ans.text == "Harrowgate"
+    assert ans.meta["plans"] == [["Who founded the Lantern Society?", "Where was Ada Prell born?"]]
+    planner_prompts = [r.prompt for r in llm.requests if r.prompt.startswith("Decide")]
+    assert len(planner_prompts) == 3  # two steps, then "none"
+    assert "founded by Ada Prell in 1956" not in planner_prompts[-1]  # internals were forgotten
+    assert budget.spent <= budget.limit
+
+
+def test_registry_builds_the_stepwise_variant():
+    from forage.strategies import registry
+
+    strategy = registry.get("tree_stepwise").build(2)
+    assert strategy.planning == "stepwise" and strategy.attempts == 2
+    assert strategy.name == "tree_stepwise"

@@ -26,11 +26,13 @@ class StrategySpec:
     knob: str  # the constructor argument the budget knob sets
     ladder: tuple[int, ...]  # knob values from cheap to expensive
     description: str
+    options: tuple[tuple[str, Any], ...] = ()  # fixed settings that make this variant
 
     def build(self, knob: int | None = None, *, exemplars: ExemplarSet | None = None,
               **kwargs: Any) -> Strategy:
         module, _, attr = self.target.partition(":")
         cls = getattr(importlib.import_module(module), attr)
+        kwargs = {**dict(self.options), "name": self.name, **kwargs}
         if knob is not None:
             kwargs[self.knob] = knob
         if exemplars is not None:
@@ -54,6 +56,9 @@ BUILTINS: tuple[StrategySpec, ...] = (
     StrategySpec("tree", "forage.strategies.tree:Tree", "attempts", (1, 2, 3, 4),
                  "hierarchical: plan sub-questions, execute each under its own budget, "
                  "forget finished branches, synthesise from conclusions"),
+    StrategySpec("tree_stepwise", "forage.strategies.tree:Tree", "attempts", (1, 2, 3, 4),
+                 "hierarchical, planning one sub-question at a time from the conclusions so far",
+                 options=(("planning", "stepwise"),)),
     StrategySpec("self_consistency", "forage.strategies.sampling:SelfConsistency", "n", (1, 3, 5, 9),
                  "retrieve once, sample the reader N times, majority vote"),
     StrategySpec("best_of_n", "forage.strategies.sampling:BestOfN", "n", (1, 3, 5, 9),

@@ -46,6 +46,7 @@ from forage.strategies.plan import (
 from forage.strategies.prompts import clean_answer
 from forage.strategies.tree_prompts import (
     Memory,
+    next_question_request,
     planner_request,
     reader_request,
     synthesiser_request,
@@ -63,6 +64,7 @@ class Tree:
     max_steps: int = 6
     max_depth: int = 2  # levels of planning (1 = never split a sub-question again)
     max_replans: int = 1
+    planning: str = "dag"  # "dag": the whole plan up front; "stepwise": one step at a time
     threshold: float = 0.5  # confidence at which an executor stops reading
     synth_reserve: float = 150.0  # compute units kept back for each synthesis
     use_logprobs: bool = True
@@ -151,6 +153,58 @@ class _Run:
     # -- solving a goal: plan, execute, (re-plan), synthesise -------------------------------------
 
     def solve(
+        self, goal: str, task: Task, path: tuple[str, ...], facts: tuple[tuple[str, str], ...],
+        *, depth: int,
+    ) -> Gen:
+        if self.s.planning == "stepwise":
+            return (yield from self.solve_stepwise(goal, task, path, facts, depth=depth))
+        return (yield from self.solve_dag(goal, task, path, facts, depth=depth))
+
+    def solve_stepwise(
+        self, goal: str, task: Task, path: tuple[str, ...], facts: tuple[tuple[str, str], ...],
+        *, depth: int,
+    ) -> Gen:
+        """Plan one step at a time, each conditioned on the conclusions so far (Self-Ask style)."""
+        found: list[tuple[str, _Outcome]] = []
+        asked: set[str] = set()
+        parent = task.budget or self.ctx.budget
+        for i in range(self.s.max_steps):
+            known = facts + tuple((q, o.answer) for q, o in found)
+            memory = self.memory(path if depth == 1 else (*path, goal), known)
+            request = next_question_request(
+                memory, self.s.exemplars, profile=self.ctx.profile, seed=self.ctx.seed
+            )
+            try:
+                response = yield Generate(request, task=task, label="plan")
+            except BudgetExhausted:
+                self.exhausted = True
+                break
+            question = clean_answer(response.text)
+            if not question or question.lower().startswith("none") or question.lower() in asked:
+                break
+            asked.add(question.lower())
+            if depth == 1:
+                if not self.plans:
+                    self.plans.append([])
+                self.plans[0].append(question)
+            # Unknown length: each step gets half of what is left after the synthesis reserve.
+            sub = task.add(question, _carve(parent, share(parent.available, 2, self.s.synth_reserve)))
+            outcome = yield from self.execute(question, sub, path, known, depth=depth)
+            if sub.budget is not None:
+                sub.budget.close()
+            if outcome.answer:
+                found.append((question, outcome))
+            if self.exhausted:
+                break
+        if not found:
+            return "", 0.0
+        weakest = min(o.confidence for _, o in found)
+        if len(found) == 1:
+            return found[0][1].answer, weakest
+        text = yield from self.synthesise(goal, [(q, o.answer) for q, o in found], task)
+        return text, weakest
+
+    def solve_dag(
         self, goal: str, task: Task, path: tuple[str, ...], facts: tuple[tuple[str, str], ...],
         *, depth: int,
     ) -> Gen:

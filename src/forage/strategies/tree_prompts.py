@@ -162,3 +162,49 @@ def synthesiser_request(
         blocks += [*_synth_example(e), ""]
     blocks += [f"Main question: {question}", f"Facts: {fact_text}", "Answer:"]
     return LLMRequest(prompt="\n".join(blocks), max_tokens=max_tokens, seed=seed, stop=("\n",))
+
+
+NEXT_INSTRUCTION = (
+    "Decide the next simple question to look up, or write none when the known facts answer the "
+    "main question."
+)
+
+
+def _next_examples(exemplars: ExemplarSet) -> list[list[str]]:
+    """Every state of each dev example's chain: what was known, and which question came next."""
+    blocks: list[list[str]] = []
+    for e in exemplars.multi_hop:
+        steps = e.resolved_steps()
+        if not steps:
+            continue
+        for i in range(len(steps) + 1):
+            known = Memory(e.question, facts=tuple((s.question, s.answer) for s in steps[:i]))
+            nxt = steps[i].question if i < len(steps) else "none"
+            blocks.append([f"Main question: {e.question}", known.known_line(),
+                           f"Next question: {nxt}"])
+    return blocks
+
+
+def next_question_request(
+    memory: Memory, exemplars: ExemplarSet, *, profile: str, max_tokens: int = 40,
+    seed: int | None = None,
+) -> LLMRequest:
+    """Stepwise planning (Self-Ask style): the next sub-question given the conclusions so far."""
+    shots = _next_examples(exemplars)
+    state = [f"Main question: {memory.main_question}", *[f"Goal: {g}" for g in memory.path],
+             *memory.verbatim, memory.known_line()]
+    if profile == "chat":
+        examples = "\n\n".join("\n".join(s) for s in shots)
+        return LLMRequest(
+            messages=(
+                Message(role="system", content=f"{NEXT_INSTRUCTION} Reply with the question "
+                        f"only.\n\nExamples:\n{examples}"),
+                Message(role="user", content="\n".join(state)),
+            ),
+            max_tokens=max_tokens, seed=seed,
+        )
+    blocks = [NEXT_INSTRUCTION, ""]
+    for s in shots:
+        blocks += [*s, ""]
+    blocks += [*state, "Next question:"]
+    return LLMRequest(prompt="\n".join(blocks), max_tokens=max_tokens, seed=seed, stop=("\n",))
