@@ -25,7 +25,8 @@ from forage.strategies.mcts import (
     ucb,
 )
 
-FESTIVAL = Document("a", "Marrow Festival", "The Marrow Festival is held every August at Skerry Point.")
+FESTIVAL = Document("a", "Marrow Festival",
+                    "The Marrow Festival is held every August at Skerry Point.")
 LIGHTHOUSE = Document("b", "Skerry Point", "Skerry Point Lighthouse was designed by Odile Maren.")
 HARBOUR = Document("c", "Brennock", "Brennock is a fishing port with a sea wall and a harbour.")
 Q = "Who designed the lighthouse at the place where the Marrow Festival is held?"
@@ -105,7 +106,8 @@ def test_best_answer_by_mean_then_visits_then_order():
         Node("answer", answer="d", visits=0),
     ]
     assert best_answer(leaves).answer == "c"
-    assert best_answer([leaves[1], Node("answer", answer="e", visits=1, value_sum=0.9)]).answer == "b"
+    tie = [leaves[1], Node("answer", answer="e", visits=1, value_sum=0.9)]
+    assert best_answer(tie).answer == "b"
     assert best_answer(leaves[3:]) is None
 
 
@@ -142,7 +144,8 @@ def world_model(asked: list[str] | None = None):
 async def test_mcts_finds_the_answer_the_verifier_values_most(tool):
     asked: list[str] = []
     llm = FunctionLLM(world_model(asked))
-    ans = await run(MCTS(simulations=4), Q, llm=llm, tools=tool, budget=Budget(), profile="completion")
+    ans = await run(MCTS(simulations=4), Q, llm=llm, tools=tool, budget=Budget(),
+                    profile="completion")
     assert ans.text == "Odile Maren"
     assert ans.confidence == pytest.approx(math.exp(-0.1))  # P(yes) from the verdict's logprob
     assert len(ans.task.subtasks) == 4 and all(t.status == "done" for t in ans.task.subtasks)
@@ -203,7 +206,8 @@ async def test_no_budget_at_all_answers_empty(tool):
 
 async def test_malformed_outputs_do_not_crash_and_the_search_stays_bounded(tool):
     llm = FunctionLLM(lambda r: "\n\n???")
-    ans = await run(MCTS(simulations=6), Q, llm=llm, tools=tool, budget=Budget(), profile="completion")
+    ans = await run(MCTS(simulations=6), Q, llm=llm, tools=tool, budget=Budget(),
+                    profile="completion")
     assert ans.text == ""  # nothing was ever read
     assert len(ans.task.subtasks) == 6
     # Empty proposals add no actions; the question's own search is the only child of the root.

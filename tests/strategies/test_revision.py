@@ -16,7 +16,8 @@ from forage.strategies.exemplars import ExemplarSet
 from forage.strategies.queries import clean_query, query_request, query_shots
 from forage.strategies.revision import Revision, revise_request
 
-FESTIVAL = Document("a", "Marrow Festival", "The Marrow Festival is held every August at Skerry Point.")
+FESTIVAL = Document("a", "Marrow Festival",
+                    "The Marrow Festival is held every August at Skerry Point.")
 LIGHTHOUSE = Document("b", "Skerry Point", "Skerry Point Lighthouse was designed by Odile Maren.")
 Q = "Who designed the lighthouse at the place where the Marrow Festival is held?"
 
@@ -135,7 +136,8 @@ def test_settings_are_checked():
 
 
 def test_clean_query_reads_one_line():
-    assert clean_query(" Search: Where was Ada Prell born?\nQuestion: x") == "Where was Ada Prell born?"
+    reply = " Search: Where was Ada Prell born?\nQuestion: x"
+    assert clean_query(reply) == "Where was Ada Prell born?"
     assert clean_query("   \n") == ""
 
 
@@ -150,8 +152,8 @@ def test_query_shots_come_from_dev_decompositions():
 def test_query_and_revise_prompts(profile, snapshot):
     ex = ExemplarSet.generic()
     hits = [Hit(FESTIVAL, 2.0, 0), Hit(LIGHTHOUSE, 1.0, 1)]
-    query = query_request(Q, "Marrow Festival: The Marrow Festival is held every August at Skerry Point.",
-                          profile=profile, exemplars=ex)
+    known = "Marrow Festival: The Marrow Festival is held every August at Skerry Point."
+    query = query_request(Q, known, profile=profile, exemplars=ex)
     revise = revise_request(Q, hits, ["Skerry Point"], profile=profile, exemplars=ex)
     snapshot(f"queries_{profile}", query.text_for_counting())
     snapshot(f"revision_revise_{profile}", revise.text_for_counting())

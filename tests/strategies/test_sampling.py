@@ -1,4 +1,4 @@
-"""Self-consistency and best-of-N: voting, adaptive stopping, verifier scores, budget cuts, prompts."""
+"""Self-consistency and best-of-N: voting, adaptive stopping, verifier scores, budget cuts."""
 
 from __future__ import annotations
 
@@ -96,7 +96,8 @@ def test_length_normalisation_prefers_the_confident_long_answer_over_a_short_gue
     scores = [length_normalised_logprob(short), length_normalised_logprob(long)]
     assert scores == [-1.5, -0.5]
     assert best_index(scores) == 1
-    assert length_normalised_logprob([]) == -math.inf and length_normalised_logprob(None) == -math.inf
+    assert length_normalised_logprob([]) == -math.inf
+    assert length_normalised_logprob(None) == -math.inf
 
 
 def test_best_index_breaks_ties_by_tiebreak_then_order():
@@ -133,7 +134,8 @@ async def test_self_consistency_samples_n_at_temperature_in_one_call_and_votes(t
 
 async def test_adaptive_self_consistency_stops_once_the_vote_settles(tool):
     llm = FunctionLLM(lambda r: " Oslo")
-    ans = await run(SelfConsistency(n=9, adaptive=True), Q, llm=llm, tools=tool, budget=Budget(), seed=10)
+    ans = await run(SelfConsistency(n=9, adaptive=True), Q, llm=llm, tools=tool, budget=Budget(),
+                    seed=10)
     assert ans.text == "Oslo"
     # 1, 2, 3 agreeing samples: P = 3/4, 7/8, 15/16 < 0.95; after 4: 31/32 -> stop.
     assert [r.seed for r in llm.requests] == [10, 11, 12, 13]
@@ -217,7 +219,8 @@ def _reader_then_verifier(samples, supported):
 
     def fn(request: LLMRequest) -> str:
         if _is_verify(request):
-            candidate = request.text_for_counting().rstrip().splitlines()[-2].removeprefix("Answer: ")
+            lines = request.text_for_counting().rstrip().splitlines()
+            candidate = lines[-2].removeprefix("Answer: ")
             return " Yes" if candidate in supported else " No"
         return queue.pop(0)
 
@@ -268,7 +271,7 @@ async def test_best_of_n_out_of_budget_for_verification_answers_by_vote(tool):
 # -- prompts -----------------------------------------------------------------------------------
 
 def _hits():
-    return [Hit(Document("1", "Skerry Point", "Skerry Point Lighthouse was designed by Odile Maren."), 1.0, 0)]
+    return [Hit(DOCS.documents[0], 1.0, 0)]
 
 
 @pytest.mark.parametrize("profile", ["completion", "chat"])
@@ -292,8 +295,8 @@ def _two_hop(world) -> Question:
 async def test_sampling_end_to_end_with_gemma(gemma, small_world, cls):
     strategy = cls(n=3, max_tokens=12, exemplars=ExemplarSet.from_dev(small_world.dev))
     budget = Budget(3_000)
-    ans = await run(strategy, _two_hop(small_world), llm=gemma, tools=BM25Search(small_world.corpus),
-                    budget=budget, seed=1)
+    ans = await run(strategy, _two_hop(small_world), llm=gemma,
+                    tools=BM25Search(small_world.corpus), budget=budget, seed=1)
     assert budget.spent <= budget.limit
     assert ans.text or ans.exhausted
     kinds = [a.kind for a in ans.task.actions]

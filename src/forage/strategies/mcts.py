@@ -211,8 +211,10 @@ class MCTS:
                 exhausted = True
                 break
             backpropagate(path, value)
-            task.finish(f"{' > '.join(_label(n) for n in path[1:])} = {value:.3f}", confidence=value)
+            steps = " > ".join(_label(n) for n in path[1:])
+            task.finish(f"{steps} = {value:.3f}", confidence=value)
         best = best_answer(root.leaves())
+        log.debug("mcts: %d leaves, best %r", len(root.leaves()), best.answer if best else None)
         meta = {
             "simulations": sum(1 for t in ctx.root.subtasks if t.status == "done"),
             "leaves": [(n.answer, round(n.mean, 4), n.visits) for n in root.leaves()],
@@ -281,7 +283,7 @@ class MCTS:
         return choice_yes_score(verdict.choices[0])
 
     def _reading(self, ctx: Context, node: Node) -> tuple[Hit, ...]:
-        """The passages read at ``node``: all evidence (chat) or the newest passages (completion)."""
+        """The passages read at ``node``: all evidence (chat), the newest passages (completion)."""
         if ctx.profile == "chat":
             return node.evidence()
         return node.hits

@@ -59,12 +59,14 @@ def revise_request(
         return reader_request(question, hits, profile=profile, exemplars=exemplars.reader,
                               max_tokens=max_tokens, seed=seed).model_copy(update={"stop": STOP})
     shots = "\n\n".join(
-        f"Passage: {e.passage}\nQuestion: {e.question}\nAnswer: {e.answer}" for e in exemplars.reader
+        f"Passage: {e.passage}\nQuestion: {e.question}\nAnswer: {e.answer}"
+        for e in exemplars.reader
     )
     rejected_line = "; ".join(a for a in rejected if a) or "none"
     return LLMRequest(
         messages=(
-            Message(role="system", content=f"{READER_INSTRUCTION} Reply with the answer only.\n\n{shots}"),
+            Message(role="system",
+                    content=f"{READER_INSTRUCTION} Reply with the answer only.\n\n{shots}"),
             Message(
                 role="user",
                 content=(
@@ -128,6 +130,7 @@ class Revision:
                     sub.finish(f"accepted {answer!r}", confidence=score)
                     return self._answer(ctx, answer, seen, verdicts=verdicts, accepted=True)
                 rejected.append(answer)
+                log.debug("revision %d: critique rejected %r", r, answer)
                 new = yield from self._next_window(ctx, sub, question, window, ranking, seen, r)
                 if not new:
                     sub.finish("no unread passage", status="failed")

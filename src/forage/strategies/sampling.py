@@ -10,16 +10,16 @@ the N samples).
   vote has settled (Adaptive-Consistency, Aggarwal et al. 2023: the leader's lead cannot be
   overturned by the remaining samples, or the Beta posterior that the leader beats the runner-up
   reaches ``threshold``).
-- ``BestOfN``: the sample with the best verifier score. ``verifier="logprob"``: the length-normalised
-  sequence log-probability (the backend must return logprobs). ``verifier="self_eval"``: the model
-  judges each distinct candidate against the passage (``forage.strategies.verifier``), scored by the
-  probability of "yes" when ``logprobs`` is on and the backend declares logprobs, else by the
-  sampled verdict; ties go to the answer
-  more samples gave, then to the one sampled first.
+- ``BestOfN``: the sample with the best verifier score. ``verifier="logprob"``: the
+  length-normalised sequence log-probability (the backend must return logprobs).
+  ``verifier="self_eval"``: the model judges each distinct candidate against the passage
+  (``forage.strategies.verifier``), scored by the probability of "yes" when ``logprobs`` is on and
+  the backend declares logprobs, else by the sampled verdict; ties go to the answer more samples
+  gave, then to the one sampled first.
 
-The knob of both is N. On ``BudgetExhausted`` they answer with the samples they have (a refused batch
-of N is retried with fewer samples, halving down to one), and best-of-N falls back to the vote for
-candidates it could not verify.
+The knob of both is N. On ``BudgetExhausted`` they answer with the samples they have (a refused
+batch of N is retried with fewer samples, halving down to one), and best-of-N falls back to the
+vote when it could verify no candidate.
 
 Not here: retrieval beyond the first search, prompts (``prompts``, ``verifier``).
 """
@@ -255,7 +255,8 @@ class BestOfN:
                       exhausted=budget_cut, meta=meta)
 
     def _self_evaluate(self, ctx: Context, hits: Sequence[Hit], answers: Sequence[str]) -> Steps:
-        """Verify each distinct non-empty candidate once, concurrently; unverified ones score -inf."""
+        """Verify each distinct non-empty candidate once, concurrently; unverified ones score
+        -inf."""
         distinct: list[str] = []
         for a in answers:
             key = normalize_answer(a)

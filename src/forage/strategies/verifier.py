@@ -41,7 +41,8 @@ def verdict_exemplars(exemplars: ExemplarSet) -> tuple[Verdict, ...]:
     out: list[Verdict] = []
     if reader:
         out.append(Verdict(reader[0].passage, reader[0].question, reader[0].answer, True))
-    multi = [m for m in exemplars.multi_hop if len(m.steps) >= 2 and all(s.evidence for s in m.steps)]
+    multi = [m for m in exemplars.multi_hop
+             if len(m.steps) >= 2 and all(s.evidence for s in m.steps)]
     if multi:
         m = multi[0]
         first, last = m.resolved_steps()[0], m.resolved_steps()[-1]
@@ -80,7 +81,8 @@ def verify_request(
                 Message(role="system", content=f"{VERIFY_INSTRUCTION}\n\n{text}"),
                 Message(
                     role="user",
-                    content=f"Passage: {passage}\nQuestion: {question}\nAnswer: {answer}\nSupported:",
+                    content=(f"Passage: {passage}\nQuestion: {question}\nAnswer: {answer}\n"
+                             "Supported:"),
                 ),
             ),
             max_tokens=max_tokens,
