@@ -1,4 +1,4 @@
-"""Closed-book baselines: Direct answers in one call; CoT reasons, then reads "So the answer is:"."""
+"""Closed-book baselines: Direct answers in one call; CoT reasons, then reads the answer line."""
 
 from __future__ import annotations
 
@@ -38,13 +38,16 @@ async def test_direct_answers_in_one_call_without_searching():
 
 async def test_direct_refused_is_an_empty_exhausted_answer():
     budget = Budget(5)
-    ans = await run(Direct(), Q, llm=ScriptedLLM([]), tools=TOOL, budget=budget, profile="completion")
+    ans = await run(Direct(), Q, llm=ScriptedLLM([]), tools=TOOL, budget=budget,
+                    profile="completion")
     assert ans.exhausted and ans.text == ""
     assert budget.spent == 0
 
 
 async def test_cot_reads_the_answer_line_and_makes_no_extraction_call():
-    llm = ScriptedLLM([" Ada Prell founded it. Ada Prell was born in Harrowgate. So the answer is: Harrowgate."])
+    llm = ScriptedLLM(
+        [" Ada Prell founded it. Ada Prell was born in Harrowgate. So the answer is: Harrowgate."]
+    )
     ans = await run(CoT(), Q, llm=llm, tools=TOOL, budget=Budget(5000), profile="completion")
     assert ans.text == "Harrowgate"
     assert len(llm.requests) == 1
@@ -58,7 +61,7 @@ async def test_cot_without_an_answer_line_extracts_it_with_one_short_call():
                     profile="completion")
     assert ans.text == "Harrowgate"
     second = llm.requests[1]
-    assert second.prompt.endswith(f"Answer: Ada Prell founded it. She was born in So the answer is:")
+    assert second.prompt.endswith("Answer: Ada Prell founded it. She was born in So the answer is:")
     assert second.max_tokens == 16
     assert llm.requests[0].max_tokens == 48
 

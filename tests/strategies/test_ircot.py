@@ -1,4 +1,4 @@
-"""IRCoT: retrieve with the question, then alternate one reasoning sentence and a retrieval with it."""
+"""IRCoT: retrieve with the question, then alternate a reasoning sentence and a retrieval."""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ async def test_retrieves_with_each_sentence_and_stops_on_the_answer_line():
     assert kinds == ["search", "generate", "search", "generate", "search", "generate"]
     queries = [a.input for a in ans.task.actions if a.kind == "search"]
     # Only the first sentence of a reply is kept, and it is the next query.
-    assert queries == [Q, "The Lantern Society was founded by Ada Prell.", "Ada Prell was born in Harrowgate."]
+    assert queries == [
+        Q, "The Lantern Society was founded by Ada Prell.", "Ada Prell was born in Harrowgate."]
     third = llm.requests[2].prompt
     assert third.endswith(
         "A: The Lantern Society was founded by Ada Prell. Ada Prell was born in Harrowgate."
@@ -57,7 +58,8 @@ async def test_the_step_cap_ends_with_one_short_answer_call():
                     profile="completion")
     assert ans.text == "Harrowgate"
     last = llm.requests[-1]
-    assert last.prompt.endswith("A: Ada Prell founded it. She was born in Harrowgate. So the answer is:")
+    assert last.prompt.endswith(
+        "A: Ada Prell founded it. She was born in Harrowgate. So the answer is:")
     assert last.max_tokens == 16 and len(llm.requests) == 3
 
 

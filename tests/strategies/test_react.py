@@ -1,4 +1,4 @@
-"""Flat ReAct: thought/action/observation steps in order, Finish stops, caps and budgets bound it."""
+"""Flat ReAct: thought/action/observation in order, Finish stops, caps and budgets bound it."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ async def test_searches_observe_and_finish_in_order_with_the_transcript_in_conte
     budget = Budget(10_000)
     ans = await run(ReAct(), Q, llm=llm, tools=TOOL, budget=budget, profile="completion")
     assert ans.text == "Harrowgate" and ans.meta["finished"]
-    assert [a.kind for a in ans.task.actions] == ["generate", "search", "generate", "search", "generate"]
+    kinds = [a.kind for a in ans.task.actions]
+    assert kinds == ["generate", "search", "generate", "search", "generate"]
     assert [a.input for a in ans.task.actions if a.kind == "search"] == [
         "Lantern Society founder", "Ada Prell born"]
     last = llm.requests[2].prompt
@@ -58,7 +59,8 @@ async def test_a_reply_without_an_action_line_gets_a_second_call_for_the_action(
     ans = await run(ReAct(), Q, llm=llm, tools=TOOL, budget=Budget(10_000), profile="completion")
     assert ans.text == "Ada Prell"
     second = llm.requests[1]
-    assert second.prompt.endswith("Thought 1: I need the founder of the Lantern Society.\nAction 1:")
+    assert second.prompt.endswith(
+        "Thought 1: I need the founder of the Lantern Society.\nAction 1:")
     assert second.stop == ("\n",) and second.max_tokens == 24
 
 
@@ -150,7 +152,8 @@ async def test_the_transcript_cap_stops_the_loop():
 def test_parse_action_is_tolerant_and_bounded():
     assert parse_action("Search[Ada Prell]") == Action("search", "Ada Prell")
     assert parse_action("  search [Ada Prell") == Action("search", "Ada Prell")
-    assert parse_action("Action 3: FINISH[Harrowgate]\nThought 4: x") == Action("finish", "Harrowgate")
+    assert parse_action("Action 3: FINISH[Harrowgate]\nThought 4: x") == Action(
+        "finish", "Harrowgate")
     assert parse_action("Search[]").kind == "invalid"
     assert parse_action("I will look it up") == Action("invalid", "I will look it up")
 
@@ -177,7 +180,8 @@ def test_prompts_snapshot(snapshot, profile):
     )
     first = react_request(Q, "", 1, EX.multi_hop, profile=profile)
     later = react_request(Q, transcript, 2, EX.multi_hop, profile=profile)
-    action = react_request(Q, transcript, 2, EX.multi_hop, profile=profile, thought="So it is Ada Prell.")
+    action = react_request(Q, transcript, 2, EX.multi_hop, profile=profile,
+                           thought="So it is Ada Prell.")
     snapshot(f"react_first_{profile}", first.text_for_counting())
     snapshot(f"react_later_{profile}", later.text_for_counting())
     snapshot(f"react_action_{profile}", action.text_for_counting())

@@ -81,7 +81,8 @@ async def test_a_malformed_reply_is_recovered_with_the_follow_up_label():
     recover = llm.requests[1]
     assert recover.prompt.endswith("Are follow up questions needed here: Yes.\nFollow up:")
     assert recover.stop == ("\n",)
-    assert [a.input for a in ans.task.actions if a.kind == "search"] == ["Who founded the Lantern Society?"]
+    searches = [a.input for a in ans.task.actions if a.kind == "search"]
+    assert searches == ["Who founded the Lantern Society?"]
 
 
 async def test_the_follow_up_cap_ends_with_one_final_answer_call():
@@ -101,8 +102,9 @@ async def test_the_follow_up_cap_ends_with_one_final_answer_call():
 async def test_exhaustion_answers_with_the_latest_intermediate_answer():
     first = self_ask_request(Q, "", EX.multi_hop, profile="completion")
     words = len(first.prompt.split())
-    reader = reader_request("Who founded the Lantern Society?", TOOL.search("Who founded the Lantern Society?", 1),
-                            profile="completion", exemplars=EX.reader)
+    follow_up = "Who founded the Lantern Society?"
+    reader = reader_request(follow_up, TOOL.search(follow_up, 1), profile="completion",
+                            exemplars=EX.reader)
     reader_words = len(reader.prompt.split())
     llm = ScriptedLLM([" Yes.\nFollow up: Who founded the Lantern Society?", " Ada Prell"])
     # The first step (its prompt + 7 words), the search and the reader (its prompt + 2 words)

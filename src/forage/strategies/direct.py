@@ -1,4 +1,5 @@
-"""Closed-book baselines: ``Direct`` (answer from the question alone) and ``CoT`` (chain of thought).
+"""Closed-book baselines: ``Direct`` (answer from the question alone) and ``CoT`` (chain of
+thought).
 
 ``Direct`` is few-shot question -> answer prompting (Brown et al. 2020): one call, no search.
 ``CoT`` is few-shot chain-of-thought prompting (Wei et al. 2022) in the format IRCoT's readers use:
@@ -116,7 +117,8 @@ def cot_request(
         if extract:
             messages += [
                 Message(role="assistant", content=reasoning or ""),
-                Message(role="user", content=f"Finish with one line: {ANSWER_MARKER} <short phrase>"),
+                Message(role="user",
+                        content=f"Finish with one line: {ANSWER_MARKER} <short phrase>"),
             ]
         return LLMRequest(messages=tuple(messages), max_tokens=max_tokens, seed=seed)
     blocks = [COT_INSTRUCTION, ""]

@@ -130,7 +130,8 @@ class IRCoT:
             )
 
         try:
-            passages = add_new(passages, (yield Search(question, k=self.k)), self.k, self.max_passages)
+            hits = yield Search(question, k=self.k)
+            passages = add_new(passages, hits, self.k, self.max_passages)
             for step in range(1, self.max_steps + 1):
                 if ctx.budget.available < self.reserve:
                     break

@@ -1,4 +1,5 @@
-"""Flat ReAct (Yao et al. 2023): Thought / Action / Observation, the whole transcript in context.
+"""Flat ReAct (Yao et al. 2023): Thought / Action / Observation, the whole transcript in
+context.
 
 Each iteration ``i`` generates ``Thought i:`` and ``Action i:`` in one call that stops before
 ``Observation`` (as the reference implementation does); when the reply has no action line, a second
@@ -44,12 +45,15 @@ INSTRUCTION = (
 
 _ACTION_LABEL = re.compile(r"\n\s*Action\s*\d*\s*:", re.IGNORECASE)
 _THOUGHT_LABEL = re.compile(r"^\s*Thought\s*\d*\s*:\s*", re.IGNORECASE)
-_ACTION = re.compile(r"^\s*(?:Action\s*\d*\s*:\s*)?(search|finish)\s*\[(.*?)(?:\]|$)", re.IGNORECASE)
+_ACTION = re.compile(
+    r"^\s*(?:Action\s*\d*\s*:\s*)?(search|finish)\s*\[(.*?)(?:\]|$)", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
 class Action:
-    """A parsed action: ``kind`` is ``search``, ``finish`` or ``invalid`` (``arg`` is the raw text)."""
+    """A parsed action: ``kind`` is ``search``, ``finish`` or ``invalid`` (then ``arg`` is the
+    raw line)."""
 
     kind: str
     arg: str
@@ -69,7 +73,8 @@ def parse_action(text: str) -> Action:
 
 
 def split_thought_action(text: str) -> tuple[str, str | None]:
-    """A reply to ``Thought i:`` as (thought, action text or ``None`` when there is no action line)."""
+    """A reply to ``Thought i:`` as (thought, action text or ``None`` when there is no action
+    line)."""
     parts = _ACTION_LABEL.split(text, maxsplit=1)
     thought = " ".join(_THOUGHT_LABEL.sub("", parts[0]).split())
     if len(parts) == 1:
@@ -96,10 +101,11 @@ def exemplar_trajectory(example: DevExample) -> str:
             lead = f"So it is {previous}. Next I need to find out: "
         else:
             lead = "I need to find out: "
+        observed = f"{s.title}: {s.evidence}" if s.title else s.evidence
         lines += [
             f"Thought {i}: {lead}{s.question}",
             f"Action {i}: Search[{s.question}]",
-            f"Observation {i}: {s.title}: {s.evidence}" if s.title else f"Observation {i}: {s.evidence}",
+            f"Observation {i}: {observed}",
         ]
         previous = s.answer
     n = len(steps) + 1
@@ -184,7 +190,8 @@ class ReAct:
                 if action_text is None:
                     reply = yield Generate(
                         react_request(question, transcript, i, examples, profile=ctx.profile,
-                                      thought=thought, max_tokens=self.action_tokens, seed=ctx.seed),
+                                      thought=thought, max_tokens=self.action_tokens,
+                                      seed=ctx.seed),
                         label=f"action {i}",
                     )
                     action_text = reply.text.strip().split("\n", 1)[0]

@@ -11,7 +11,8 @@ The model continues a few-shot prompt in the reference's format::
 Generation stops before ``Intermediate answer:`` (as in the reference). Each follow-up question is
 answered by a search and the reader prompt over the top ``k`` passages (one by default), and that
 short answer is written as the intermediate answer, so it flows into the next follow-up. The knob
-is ``max_follow_ups``; when it is reached, one short call continues with ``So the final answer is:``.
+is ``max_follow_ups``; when it is reached, one short call continues with
+``So the final answer is:``.
 A reply with neither a follow-up nor a final answer is recovered by continuing with the
 ``Follow up:`` label (bounded: each try counts as a follow-up). ``reserve`` compute units are kept
 back for the final call. On an exhausted budget the answer is that final call if it still fits,
