@@ -80,6 +80,15 @@ async def test_the_prompt_shows_at_most_max_passages_the_latest_ones():
     assert last.count("Passage: ") == 1 and "Passage: Brennock:" in last
 
 
+async def test_an_answer_line_without_an_answer_asks_for_it_once():
+    llm = ScriptedLLM([" Ada Prell founded it.", " So the answer is:", " Harrowgate"])
+    ans = await run(IRCoT(max_steps=6), Q, llm=llm, tools=TOOL, budget=Budget(10_000),
+                    profile="completion")
+    assert ans.text == "Harrowgate"
+    assert llm.requests[-1].prompt.endswith("A: Ada Prell founded it. So the answer is:")
+    assert [a.kind for a in ans.task.actions].count("search") == 2
+
+
 def test_add_new_skips_seen_passages_and_keeps_the_latest():
     a, b, c = _hit("a"), _hit("b"), _hit("c")
     assert [h.document.id for h in add_new([a], [a, b, c], 1, 5)] == ["a", "b"]

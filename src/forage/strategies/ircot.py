@@ -142,8 +142,11 @@ class IRCoT:
                     break
                 sentences.append(sentence)
                 found = answer_after(sentence)
-                if found is not None:
+                if found:
                     return self._answer(ctx, found, passages, sentences)
+                if found is not None:  # the answer line came without an answer: ask for it
+                    sentences.pop()
+                    break
                 hits = yield Search(sentence, k=self.k)
                 passages = add_new(passages, hits, self.k, self.max_passages)
         except BudgetExhausted:
