@@ -82,3 +82,9 @@ def test_open_dataset_shared_file_split_and_corpus(tmp_path):
         open_dataset(tmp_path / "missing.jsonl")
     with pytest.raises(ConfigError, match="unknown split"):
         open_dataset(shared, split_name="train")
+
+
+def test_a_strategy_that_cannot_be_imported_is_refused_up_front(small_world):
+    broken = dataclasses.replace(RAG, name="broken", target="forage.strategies.nowhere:Nothing")
+    with pytest.raises(ConfigError, match="'broken' cannot be loaded"):
+        Sweep([open_dataset(small_world.path, limit=1)], [broken], (500.0,), (0,))

@@ -24,6 +24,7 @@ Not here: storage (``forage.eval.journal``), statistics (``forage.eval.metrics``
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -75,6 +76,16 @@ def check_budgets(budgets: Sequence[float], cost_model: CostModel | None = None)
     return tuple(sorted(float(b) for b in budgets))
 
 
+def check_importable(spec: StrategySpec) -> None:
+    """``ConfigError`` when a strategy's class cannot be imported (checked before any work)."""
+    module, _, attr = spec.target.partition(":")
+    try:
+        getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"strategy {spec.name!r} cannot be loaded from {spec.target}: {e}"
+                          ) from None
+
+
 @dataclass(frozen=True)
 class ExemplarSettings:
     n_reader: int = 2
@@ -121,6 +132,8 @@ class Sweep:
             raise ConfigError(f"two datasets share a name: {', '.join(names)}")
         if len({s.name for s in self.specs}) != len(self.specs):
             raise ConfigError("a strategy is listed twice")
+        for spec in self.specs:
+            check_importable(spec)
 
     def config(self, model: str) -> SweepConfig:
         return SweepConfig(
