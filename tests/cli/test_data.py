@@ -15,7 +15,7 @@ from forage.core.errors import ConfigError, DataError
 from forage.core.types import Hit
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "fixtures"
-HOTPOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "hotpotqa_dev_200.jsonl"
+HOTPOT = Path(__file__).resolve().parents[2] / "data" / "hotpotqa_dev_200.jsonl"
 
 
 def make_app() -> typer.Typer:

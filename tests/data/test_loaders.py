@@ -14,7 +14,7 @@ from forage.data.formats import Paragraph
 from forage.data.loaders import load, pool_corpus, slugify, split
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[2] / "data"
 HOTPOT = SHARED / "hotpotqa_dev_200.jsonl"
 TWOWIKI = SHARED / "2wikimultihopqa_dev_200.jsonl"
 
