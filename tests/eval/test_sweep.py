@@ -50,14 +50,14 @@ async def test_cells_record_budget_level_and_knob_and_rerun_replays(small_world,
     llm = FunctionLLM(lambda r: "Paris")
     cache = CallCache(tmp_path / "cache.sqlite")
     with Journal.open(tmp_path / "a.sqlite", sweep.config("function")) as j:
-        first = await sweep.run(llm=llm, journal=j, cache=cache)
+        first = (await sweep.run(llm=llm, journal=j, cache=cache)).results
     assert [(r.budget_level, r.knob, r.budget) for r in first] == [
         (c.level, c.knob, c.budget) for c in cells]
     assert all(r.compute <= r.budget for r in first)
     calls = len(llm.requests)
     assert calls == 4
     with Journal.open(tmp_path / "b.sqlite", sweep.config("function")) as j:
-        second = await sweep.run(llm=llm, journal=j, cache=cache)
+        second = (await sweep.run(llm=llm, journal=j, cache=cache)).results
     assert len(llm.requests) == calls  # all replayed from the cache
     assert [(r.prediction, r.compute) for r in second] == [(r.prediction, r.compute) for r in first]
 
@@ -88,3 +88,38 @@ def test_a_strategy_that_cannot_be_imported_is_refused_up_front(small_world):
     broken = dataclasses.replace(RAG, name="broken", target="forage.strategies.nowhere:Nothing")
     with pytest.raises(ConfigError, match="'broken' cannot be loaded"):
         Sweep([open_dataset(small_world.path, limit=1)], [broken], (500.0,), (0,))
+
+
+async def test_a_failing_cell_is_listed_not_journaled_and_the_rest_run(small_world, tmp_path):
+    ds = open_dataset(small_world.path, limit=3)
+    sweep = Sweep([ds], [RAG], (500.0,), (0,))
+    bad = ds.questions[1].text
+
+    def reply(request):
+        if bad in request.text_for_counting():
+            raise RuntimeError("strategy bug")
+        return "Paris"
+
+    with Journal.open(tmp_path / "j.sqlite", sweep.config("function")) as j:
+        run = await sweep.run(llm=FunctionLLM(reply), journal=j)
+        assert [r.question_id for r in run.results] == [ds.questions[0].id, ds.questions[2].id]
+        assert [f.cell.question.id for f in run.failures] == [ds.questions[1].id]
+        assert "RuntimeError: strategy bug" in run.failures[0].error
+        assert len(j) == 2
+        # A rerun retries only the failed cell.
+        llm = FunctionLLM(lambda r: "Paris")
+        run = await sweep.run(llm=llm, journal=j)
+        assert len(llm.requests) == 1 and not run.failures and len(j) == 3
+
+
+async def test_an_unreachable_server_ends_the_sweep(small_world, tmp_path):
+    from forage.core.errors import ConnectError
+
+    sweep = Sweep([open_dataset(small_world.path, limit=2)], [RAG], (500.0,), (0,))
+
+    def down(request):
+        raise ConnectError("cannot reach the server")
+
+    with Journal.open(tmp_path / "j.sqlite", sweep.config("function")) as j:
+        with pytest.raises(ConnectError):
+            await sweep.run(llm=FunctionLLM(down), journal=j)

@@ -21,13 +21,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from forage.cli.backends import api_model_option, base_url_option, make_llm, model_option
-from forage.core.errors import ConfigError, ConnectError
+from forage.core.errors import ConfigError, ConnectError, ForageError
 from forage.eval.datasets import SPLITS, open_dataset, parse_hops
 from forage.eval.journal import Journal
 from forage.eval.metrics import CellStats
 from forage.eval.report import write_report
 from forage.eval.runner import Result
-from forage.eval.sweep import Cell, Sweep, check_budgets
+from forage.eval.sweep import Cell, Sweep, SweepRun, check_budgets
 from forage.llm.cache import CallCache
 from forage.llm.models import resolve_model
 from forage.strategies import registry
@@ -179,7 +179,8 @@ def bench(
             llm = make_llm(model, base_url, api_model, n_ctx=n_ctx)
         if llm.model_id != model_id:  # the config was keyed by the id we predicted
             raise ConfigError(f"model id {llm.model_id!r} differs from {model_id!r}")
-        results = _run(sweep, llm, journal, cache)
+        outcome = _run(sweep, llm, journal, cache)
+        results = outcome.results
     finally:
         cache.close()
         journal.close()
@@ -195,9 +196,20 @@ def bench(
     console.print(efficiency_table(report.efficiency))
     console.print(f"wrote {report.results_json}, {report.html} and {len(report.plots)} plot(s)",
                   highlight=False)
+    if outcome.failures:
+        first = outcome.failures[0]
+        raise SweepFailed(
+            f"{len(outcome.failures)} cell(s) failed and were not journaled (rerun to retry them); "
+            f"first: {first.cell.spec.name}@{first.cell.budget:g} on {first.cell.dataset}/"
+            f"{first.cell.question.id}: {first.error}"
+        )
 
 
-def _run(sweep: Sweep, llm, journal: Journal, cache: CallCache) -> list[Result]:  # type: ignore[no-untyped-def]
+class SweepFailed(ForageError):
+    """Some cells of a sweep raised; the others were journaled and reported."""
+
+
+def _run(sweep: Sweep, llm, journal: Journal, cache: CallCache) -> SweepRun:  # type: ignore[no-untyped-def]
     cells = sweep.cells()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("{task.fields[last]}"))
@@ -216,7 +228,11 @@ def _run(sweep: Sweep, llm, journal: Journal, cache: CallCache) -> list[Result]:
                      + (f" ({skipped} from journal)" if skipped else ""),
             )  # fmt: skip
 
-        return asyncio.run(sweep.run(llm=llm, journal=journal, cache=cache, on_cell=on_cell))
+        def on_failure(cell: Cell, why: str) -> None:
+            progress.update(task, advance=1, last=f"FAILED {cell.spec.name}: {why[:60]}")
+
+        return asyncio.run(sweep.run(llm=llm, journal=journal, cache=cache, on_cell=on_cell,
+                                     on_failure=on_failure))
 
 
 def register(app: typer.Typer) -> None:

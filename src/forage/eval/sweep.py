@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from forage.core.budget import CostModel
-from forage.core.errors import ConfigError
+from forage.core.errors import ConfigError, ModelLoadError, ServerError
 from forage.core.types import Question
 from forage.eval.datasets import SweepDataset
 from forage.eval.journal import CellKey, Journal, SweepConfig, cell_key
@@ -110,6 +110,24 @@ class Cell:
         return (self.dataset, self.question.id, self.spec.name, self.budget, self.seed)
 
 
+ABORT = (ConfigError, ServerError, ModelLoadError)
+
+
+@dataclass(frozen=True)
+class Failure:
+    cell: Cell
+    error: str
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """What ``Sweep.run`` did: the results of every planned cell that has one, and the cells
+    that failed (not journaled; a rerun tries them again)."""
+
+    results: list[Result]
+    failures: list[Failure]
+
+
 @dataclass
 class Sweep:
     """A planned sweep. ``cells()`` lists the work; ``run()`` does what the journal lacks."""
@@ -171,11 +189,16 @@ class Sweep:
         cache: CallCache | None = None,
         tools: Mapping[str, SearchTool] | None = None,
         on_cell: Callable[[Cell, Result, bool], None] | None = None,
-    ) -> list[Result]:
+        on_failure: Callable[[Cell, str], None] | None = None,
+    ) -> SweepRun:
         """Run every cell the journal lacks; returns the results of all planned cells.
 
         ``tools`` maps a dataset name to its search tool (default: BM25 over its corpus).
         ``on_cell(cell, result, skipped)`` is called after each cell, journaled or just run.
+        A cell whose strategy raises (a bug, a prompt too long for the context) is logged, not
+        journaled (so a rerun tries it again) and listed in ``SweepRun.failures``; the sweep goes
+        on. Errors that every later cell would hit too (``ABORT``: bad configuration, an
+        unreachable server, unloadable weights) end the sweep.
         """
         if journal.config.digest() != self.config(llm.model_id).digest():
             raise ConfigError("the journal was opened for another sweep configuration")
@@ -183,7 +206,8 @@ class Sweep:
         by_name = {d.name: d for d in self.datasets}
         tool_cache: dict[str, SearchTool] = dict(tools or {})
         exemplars: dict[str, ExemplarSet] = {}
-        results = []
+        results: list[Result] = []
+        failures: list[Failure] = []
         for cell in self.cells():
             prior = done.get(cell.key)
             if prior is not None:
@@ -196,21 +220,35 @@ class Sweep:
                 tool_cache[ds.name] = BM25Search(ds.corpus)
             if ds.name not in exemplars:
                 exemplars[ds.name] = self.exemplar_set(ds)
-            result = await evaluate(
-                cell.spec, cell.knob, cell.question, llm=llm, tools=tool_cache[ds.name],
-                budget=cell.budget, exemplars=exemplars[ds.name], seed=cell.seed, cache=cache,
-                cost_model=self.cost_model, dataset=cell.dataset, budget_level=cell.level,
-            )  # fmt: skip
+            try:
+                result = await evaluate(
+                    cell.spec, cell.knob, cell.question, llm=llm, tools=tool_cache[ds.name],
+                    budget=cell.budget, exemplars=exemplars[ds.name], seed=cell.seed,
+                    cache=cache, cost_model=self.cost_model, dataset=cell.dataset,
+                    budget_level=cell.level,
+                )  # fmt: skip
+            except ABORT:
+                raise
+            except Exception as e:  # one cell's failure; the others still run
+                why = f"{type(e).__name__}: {e}"
+                logger.warning("%s failed: %s", cell.key, why, exc_info=True)
+                failures.append(Failure(cell, why))
+                if on_failure:
+                    on_failure(cell, why)
+                continue
             journal.record(result)
             results.append(result)
             logger.debug("%s: em %.0f compute %.0f", cell.key, result.em, result.compute)
             if on_cell:
                 on_cell(cell, result, False)
-        return results
+        return SweepRun(results, failures)
 
 
 __all__ = [
+    "ABORT",
     "Cell",
+    "Failure",
+    "SweepRun",
     "ExemplarSettings",
     "MIN_PROMPT_TOKENS",
     "Sweep",
