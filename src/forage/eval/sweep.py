@@ -231,7 +231,8 @@ class Sweep:
                 raise
             except Exception as e:  # one cell's failure; the others still run
                 why = f"{type(e).__name__}: {e}"
-                logger.warning("%s failed: %s", cell.key, why, exc_info=True)
+                logger.info("%s failed: %s", cell.key, why)
+                logger.debug("traceback of %s", cell.key, exc_info=True)
                 failures.append(Failure(cell, why))
                 if on_failure:
                     on_failure(cell, why)
