@@ -27,13 +27,26 @@ def test_numbered_plan_with_placeholders_becomes_a_dag():
 
 
 def test_parsing_stops_at_the_first_line_that_is_not_a_step_and_drops_duplicates():
-    plan = parse_numbered_plan("1. A?\n2. A?\n3. B?\nAnswer: x\n4. C?")
-    assert [s.question for s in plan] == ["A?", "B?"]
+    plan = parse_numbered_plan("1. Who is A?\n2. Who is A?\n3. Who is B?\nAnswer: x\n4. Who is C?")
+    assert [s.question for s in plan] == ["Who is A?", "Who is B?"]
 
 
-def test_forward_and_self_references_are_not_dependencies():
-    (a, b) = parse_numbered_plan("1. Who wrote #1?\n2. When was #3 built?")
-    assert a.depends_on == () and b.depends_on == ()
+def test_self_and_forward_references_are_read_as_the_previous_step():
+    (a, b) = parse_numbered_plan("1. Who wrote #1 The Gull?\n2. When was #3 built?")
+    assert a.question == "Who wrote The Gull?" and a.depends_on == ()
+    assert b.question == "When was #1 built?" and b.depends_on == (1,)
+
+
+def test_lines_that_are_not_questions_are_dropped():
+    plan = parse_numbered_plan("1. 100\n2. Who wrote Gull?\n3. x")
+    assert [s.question for s in plan] == ["Who wrote Gull?"]
+
+
+def test_long_copied_answers_get_less_confidence():
+    passage = "Kestilt is a city with a population of 9,800 and a harbour on the coast."
+    short = confidence("9,800", passage, None)
+    copied = confidence("Kestilt is a city with a population of 9,800", passage, None)
+    assert short == 1.0 and copied == pytest.approx(6 / 9)
 
 
 def test_json_plan_tolerates_surrounding_text():
@@ -43,11 +56,12 @@ def test_json_plan_tolerates_surrounding_text():
 
 
 def test_json_plan_falls_back_to_numbered_lines():
-    assert [s.question for s in parse_json_plan("1. Who?\n2. When was #1?")] == ["Who?", "When was #1?"]
+    plan = parse_json_plan("1. Who wrote it?\n2. When was #1 born?")
+    assert [s.question for s in plan] == ["Who wrote it?", "When was #1 born?"]
 
 
 def test_ready_steps_wait_for_their_dependencies():
-    plan = parse_numbered_plan("1. A?\n2. B of #1?\n3. C?")
+    plan = parse_numbered_plan("1. Who is A?\n2. What is B of #1?\n3. Who is C?")
     assert [s.index for s in ready_steps(plan, set(), set())] == [1, 3]
     assert [s.index for s in ready_steps(plan, {1}, {1, 3})] == [2]
 

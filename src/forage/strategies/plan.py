@@ -29,11 +29,37 @@ class PlanStep:
     depends_on: tuple[int, ...] = ()
 
 
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def is_question_like(text: str) -> bool:
+    """At least two words of letters: rules out empty, numeric or one-token lines."""
+    return len(_WORD.findall(text)) >= 2
+
+
+def _fix_references(question: str, i: int) -> str:
+    """A step can only use answers of earlier steps: a reference to itself or a later step is
+    taken as a miscount of the previous step (and dropped in step 1)."""
+
+    def sub(m: re.Match[str]) -> str:
+        k = int(m.group(1))
+        if 0 < k < i:
+            return m.group(0)
+        return f"#{i - 1}" if i > 1 else ""
+
+    return re.sub(r"\s+", " ", _REF.sub(sub, question)).strip()
+
+
 def _steps(questions: Sequence[str], max_steps: int) -> list[PlanStep]:
     out: list[PlanStep] = []
-    for q in questions[:max_steps]:
+    for q in questions:
+        if len(out) == max_steps:
+            break
         i = len(out) + 1
-        deps = tuple(sorted({int(m) for m in _REF.findall(q) if 0 < int(m) < i}))
+        q = _fix_references(q, i)
+        if not is_question_like(q):
+            continue
+        deps = tuple(sorted({int(m) for m in _REF.findall(q)}))
         out.append(PlanStep(i, q, deps))
     return out
 
@@ -106,12 +132,19 @@ def answer_support(answer: str, passage: str) -> float:
     return sum(t in words for t in tokens) / len(tokens)
 
 
+SHORT_ANSWER_WORDS = 6
+
+
 def confidence(answer: str, passage: str, token_logprobs: Sequence[float] | None) -> float:
-    """How much to trust a reader's answer: its support in the passage times the geometric-mean
-    token probability of the generated text (1 when logprobs are not available)."""
+    """How much to trust a reader's answer: its support in the passage, times the geometric-mean
+    token probability of the generated text (1 when logprobs are not available), times a brevity
+    factor — the reader was asked for a short phrase, and a long reply is usually a copied
+    sentence rather than an answer (``SHORT_ANSWER_WORDS`` / words beyond that length)."""
     if not answer.strip():
         return 0.0
     p = 1.0
     if token_logprobs:
         p = math.exp(sum(token_logprobs) / len(token_logprobs))
-    return answer_support(answer, passage) * p
+    words = len(answer.split())
+    brevity = min(1.0, SHORT_ANSWER_WORDS / words)
+    return answer_support(answer, passage) * p * brevity
