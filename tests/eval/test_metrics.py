@@ -152,3 +152,21 @@ def test_efficiency_reports_na_without_the_hierarchical_strategy():
     assert eff["auc"]["rag"] == pytest.approx(0.5)
     eff = efficiency(stats, rs, hierarchical="rag", n_boot=50)["datasets"]["d"]
     assert eff["compute_to_match"] == "n/a"  # no flat strategy to match
+
+
+def test_compute_to_match_ci_uses_every_question_when_cells_differ():
+    table = {
+        ("rag", 1.0): {"a": (1.0, 200.0), "b": (0.0, 200.0), "c": (1.0, 200.0)},
+        ("tree", 1.0): {"a": (1.0, 100.0), "b": (1.0, 100.0)},  # c failed for the tree
+    }
+    lo, hi, share = bootstrap_compute_to_match(table, "tree", n_boot=300)
+    assert lo == hi == 0.5 and share == 1.0
+
+
+def test_efficiency_compute_to_match_is_na_when_no_flat_strategy_scores():
+    rs = [result(qid=q, strategy=s, budget=500.0, acc=0.0, compute=c)
+          for q in ("a", "b") for s, c in (("rag", 100.0), ("tree", 300.0))]
+    stats = [cell_stats([r for r in rs if r.strategy == s], n_boot=20) for s in ("rag", "tree")]
+    eff = efficiency(stats, rs, hierarchical="tree", n_boot=20)["datasets"]["d"]
+    assert eff["compute_to_match"].startswith("n/a")
+    assert eff["auc"] == {"rag": None, "tree": None}  # single points: no range

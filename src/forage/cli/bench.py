@@ -94,12 +94,13 @@ def cells_table(cells: list[CellStats]) -> Table:
 def efficiency_table(eff: dict) -> Table:  # type: ignore[type-arg]
     hier = eff["hierarchical"]
     table = Table(title=f"efficiency ({eff['metric']}; hierarchical strategy: {hier})")
+    table.caption = "AUC: mean score over the shared log-compute range (* own range: no overlap)"
     for col in ("dataset", "compute-to-match", "95% CI", "gain at equal compute", "AUC"):
         table.add_column(col, justify="left" if col == "dataset" else "right")
     for name, e in eff["datasets"].items():
         ctm = e["compute_to_match"]
         if not isinstance(ctm, dict):
-            ratio, ci = "n/a", "n/a"
+            ratio, ci = str(ctm), "n/a"
         elif not ctm["reached"]:
             ratio, ci = "not reached", "n/a"
         else:
@@ -111,8 +112,12 @@ def efficiency_table(eff: dict) -> Table:  # type: ignore[type-arg]
             f"{k} {v['mean']:+.3f}" if v["mean"] is not None else f"{k} n/a"
             for k, v in gains.items()
         ) or "n/a"
-        auc = ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} n/a"
-                        for k, v in e["auc"].items())
+        own = e.get("auc_own", {})
+        auc = ", ".join(
+            f"{k} {v:.3f}" if v is not None
+            else (f"{k} {own[k]:.3f}*" if own.get(k) is not None else f"{k} n/a")
+            for k, v in e["auc"].items()
+        )
         table.add_row(name, ratio, ci, gain, auc)
     return table
 

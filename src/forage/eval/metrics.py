@@ -17,7 +17,11 @@ mean compute actually spent and its mean score):
 - ``gain_at_equal_compute``: at each flat point inside the hierarchy's compute range, the
   hierarchy's score interpolated linearly in log compute, minus the flat score;
 - ``auc_log_compute``: the area under score vs log10(compute), over a range shared by all
-  strategies, divided by the range's width: the mean score across that range of log compute.
+  strategies, divided by the range's width: the mean score across that range of log compute
+  (``auc``; None when the strategies' ranges do not overlap), and over each strategy's own range
+  (``auc_own``).
+
+``compute_to_match`` is reported as n/a when the best flat score is 0 (matching nothing is free).
 
 Not here: scoring one answer (``forage.data.metrics``), files and plots (``forage.eval.report``).
 """
@@ -299,22 +303,26 @@ def bootstrap_compute_to_match(
     cells = list(table)
     if not cells or not any(c[0] == hierarchical for c in cells):
         return None
-    qids = sorted(set.intersection(*(set(table[c]) for c in cells)))
-    if not qids:
-        return None
-    scores = np.array([[table[c][q][0] for q in qids] for c in cells])
-    computes = np.array([[table[c][q][1] for q in qids] for c in cells])
+    # Every question any cell has; a cell lacking a question averages over the ones it has, so
+    # the point estimate (no resampling) is the cells' plain means.
+    qids = sorted(set().union(*(set(table[c]) for c in cells)))
+    nan = (math.nan, math.nan)
+    scores = np.array([[table[c].get(q, nan)[0] for q in qids] for c in cells])
+    computes = np.array([[table[c].get(q, nan)[1] for q in qids] for c in cells])
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(qids), size=(n_boot, len(qids)))
     ratios = []
     for row in idx:
-        s = scores[:, row].mean(axis=1)
-        k = computes[:, row].mean(axis=1)
-        pts = [Point(c[0], c[1], float(k[i]), float(s[i])) for i, c in enumerate(cells)]
+        s, k = scores[:, row], computes[:, row]
+        have = (~np.isnan(s)).sum(axis=1)
+        pts = [Point(c[0], c[1], float(np.nansum(k[i]) / have[i]), float(np.nansum(s[i]) / have[i]))
+               for i, c in enumerate(cells) if have[i] > 0]
         m = compute_to_match(pts, hierarchical)
         if m is None:
-            return None
+            continue
         ratios.append(math.inf if m.ratio is None else m.ratio)
+    if not ratios:
+        return None
     arr = np.array(ratios)
     alpha = (1 - level) / 2
     # "lower"/"higher" pick sample values, never interpolating towards an infinite ratio.
@@ -348,6 +356,11 @@ def efficiency(
             "auc_range": list(rng) if rng else None,
             "auc": {n: (auc_log_compute(curve(pts, n), *rng) if rng else None)
                     for n in dict.fromkeys(p.strategy for p in pts)},
+            # Over each strategy's own compute range: not comparable across strategies whose
+            # ranges differ, but defined when the ranges do not overlap.
+            "auc_own": {n: auc_log_compute(c, c[0].compute, c[-1].compute)
+                        for n in dict.fromkeys(p.strategy for p in pts)
+                        for c in [curve(pts, n)]},
         }  # fmt: skip
         if not has_hier:
             entry["compute_to_match"] = "n/a"
@@ -356,6 +369,8 @@ def efficiency(
             m = compute_to_match(pts, hierarchical)
             if m is None:
                 entry["compute_to_match"] = "n/a"
+            elif m.target <= 0:
+                entry["compute_to_match"] = "n/a: no flat strategy scored above 0"
             else:
                 ci = bootstrap_compute_to_match(
                     per_question([r for r in results if r.dataset == dataset], metric),

@@ -227,7 +227,8 @@ def _efficiency_html(entry: Mapping[str, Any], hierarchical: str) -> str:
     out = ["<table><tr><th>figure</th><th>value</th></tr>"]
     ctm = entry.get("compute_to_match")
     if not isinstance(ctm, dict):
-        out.append(f"<tr><td>compute-to-match ({_e(hierarchical)})</td><td>n/a</td></tr>")
+        out.append(f"<tr><td>compute-to-match ({_e(hierarchical)})</td>"
+                   f"<td>{_e(ctm if ctm else 'n/a')}</td></tr>")
     else:
         ci = ctm.get("ratio_ci") or [None, None]
         text = (f"{_fmt(ctm['ratio'], 2)} [{_fmt(ci[0], 2)}, {_fmt(ci[1], 2)}]"
