@@ -198,3 +198,9 @@ def test_registry_builds_the_stepwise_variant():
     strategy = registry.get("tree_stepwise").build(2)
     assert strategy.planning == "stepwise" and strategy.attempts == 2
     assert strategy.name == "tree_stepwise"
+
+
+def test_no_conclusion_at_all_gives_an_empty_answer_not_a_crash():
+    llm = model([" Who built the society?\n2. Where was #1 born?"], unknown=set(FACTS) | {"Who built the society?"})
+    ans, budget = answer(Tree(attempts=1, max_depth=1, max_replans=0), llm)
+    assert ans.text == "" and budget.spent <= budget.limit

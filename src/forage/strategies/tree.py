@@ -226,6 +226,8 @@ class _Run:
                 break
         assert best is not None
         weakest, conclusions = best
+        if not conclusions:
+            return "", 0.0
         if len(conclusions) == 1:
             return conclusions[0][1], weakest
         text = yield from self.synthesise(goal, conclusions, task)
