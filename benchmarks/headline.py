@@ -23,7 +23,7 @@ from forage.data.world_export import world_files
 from forage.strategies import registry
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = ROOT / "data"
 
 
 def write_world(folder: Path, seed: int) -> Path:

@@ -40,7 +40,7 @@ from forage.search.dense import DenseSearch, E5Embedder, embed_documents
 from forage.search.hybrid import HybridSearch
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data"
+DEFAULT_DATA = REPO / "data"
 
 
 def vocabulary(data_dir: Path, rng: np.random.Generator) -> tuple[list[str], str]:

@@ -72,7 +72,7 @@ async def test_run_refuses_a_journal_of_another_model(small_world, tmp_path):
 def test_open_dataset_shared_file_split_and_corpus(tmp_path):
     from pathlib import Path
 
-    shared = Path(__file__).resolve().parents[3] / "shared" / "data" / "hotpotqa_dev_200.jsonl"
+    shared = Path(__file__).resolve().parents[2] / "data" / "hotpotqa_dev_200.jsonl"
     ds = open_dataset(shared, limit=5)
     assert len(ds.dev) == 50 and len(ds.questions) == 5
     assert ds.questions[0].id not in {q.id for q in ds.dev}
