@@ -161,3 +161,15 @@ def test_stats_without_context_prints_no_recall() -> None:
 
 def test_parse_ks_sorts_and_deduplicates() -> None:
     assert data_cli.parse_ks("10, 1,5,1") == [1, 5, 10]
+
+
+def test_stats_searches_a_given_corpus_instead_of_the_pooled_contexts(small_world) -> None:
+    code, out, exc = run(
+        str(small_world.path / "test.jsonl"), "--corpus", str(small_world.path / "corpus.jsonl"),
+        "-r", "bm25", "--k", "1,5",
+    )
+    assert (code, exc) == (0, None)
+    assert row(out, "corpus documents") == [str(len(small_world.corpus))]
+    assert row(out, "gold titles in corpus (recall ceiling)") == ["1.000"]
+    r1, r5 = (float(x) for x in row(out, "bm25")[1:])
+    assert 0 < r1 <= r5 <= 1

@@ -8,6 +8,8 @@ live here; errors are ``ForageError``s that ``forage.cli.app`` turns into one li
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections import Counter
 from collections.abc import Callable
 from functools import cached_property
@@ -145,6 +147,11 @@ def stats(
         Path | None,
         typer.Option("--index-dir", help="Save indexes here and reuse them while the corpus matches."),
     ] = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Option("--corpus", help="Search this corpus (folder or JSONL of {id,title,text}) "
+                     "instead of the pooled context paragraphs, e.g. a generated world's corpus.jsonl."),
+    ] = None,
 ) -> None:
     """Counts, types, hops, corpus size and retrieval recall@k of a dataset file."""
     ks = parse_ks(k)
@@ -153,6 +160,10 @@ def stats(
     if unknown:
         raise ConfigError(f"unknown retriever {unknown[0]!r}; known: {', '.join(RETRIEVERS)}")
     data = load(file, format=format, strict=strict, limit=limit)
+    if corpus is not None:
+        from forage.search.corpus import load_corpus
+
+        data = dataclasses.replace(data, corpus=tuple(load_corpus(corpus).documents))
 
     console = Console()
     console.print(_summary_table(data))
