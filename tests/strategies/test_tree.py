@@ -204,3 +204,15 @@ def test_no_conclusion_at_all_gives_an_empty_answer_not_a_crash():
     llm = model([" Who built the society?\n2. Where was #1 born?"], unknown=set(FACTS) | {"Who built the society?"})
     ans, budget = answer(Tree(attempts=1, max_depth=1, max_replans=0), llm)
     assert ans.text == "" and budget.spent <= budget.limit
+
+
+def test_oracle_ablation_executes_the_gold_decomposition_without_a_planner_call():
+    import asyncio
+
+    llm = model([])
+    q = Question("q", QUESTION, answers=("Harrowgate",),
+                 decomposition=("Who founded the Lantern Society?", "Where was #1 born?"))
+    ans = asyncio.run(run(Tree(attempts=1, planning="oracle"), q, llm=llm,
+                          tools=BM25Search(DOCS), budget=Budget(10_000)))
+    assert ans.text == "Harrowgate"
+    assert not any((r.prompt or "").startswith("Split each question") for r in llm.requests)

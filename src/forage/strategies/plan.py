@@ -64,6 +64,11 @@ def _steps(questions: Sequence[str], max_steps: int) -> list[PlanStep]:
     return out
 
 
+def plan_from_questions(questions: Sequence[str], *, max_steps: int = 8) -> list[PlanStep]:
+    """A plan from given sub-questions (e.g. a dataset's gold decomposition, for ablations)."""
+    return _steps(list(questions), max_steps)
+
+
 def parse_numbered_plan(text: str, *, max_steps: int = 8) -> list[PlanStep]:
     """Numbered lines (``1. ...``) up to the first line that is not one; duplicates dropped."""
     questions: list[str] = []

@@ -59,6 +59,10 @@ BUILTINS: tuple[StrategySpec, ...] = (
     StrategySpec("tree_stepwise", "forage.strategies.tree:Tree", "attempts", (1, 2, 3, 4),
                  "hierarchical, planning one sub-question at a time from the conclusions so far",
                  options=(("planning", "stepwise"),)),
+    StrategySpec("tree_oracle", "forage.strategies.tree:Tree", "attempts", (1, 2, 3, 4),
+                 "ablation: the hierarchy executing the dataset's gold decomposition (isolates "
+                 "executors and memory from planning; not a method for unseen questions)",
+                 options=(("planning", "oracle"),)),
     StrategySpec("self_consistency", "forage.strategies.sampling:SelfConsistency", "n", (1, 3, 5, 9),
                  "retrieve once, sample the reader N times, majority vote"),
     StrategySpec("best_of_n", "forage.strategies.sampling:BestOfN", "n", (1, 3, 5, 9),

@@ -39,6 +39,7 @@ from forage.strategies.plan import (
     confidence,
     parse_json_plan,
     parse_numbered_plan,
+    plan_from_questions,
     ready_steps,
     resolve,
     share,
@@ -64,7 +65,10 @@ class Tree:
     max_steps: int = 6
     max_depth: int = 2  # levels of planning (1 = never split a sub-question again)
     max_replans: int = 1
-    planning: str = "dag"  # "dag": the whole plan up front; "stepwise": one step at a time
+    # "dag": the whole plan up front; "stepwise": one step at a time; "oracle": the question's gold
+    # decomposition when it has one — an ablation that isolates executors and memory from the
+    # planner, never a way to answer unseen questions.
+    planning: str = "dag"
     threshold: float = 0.5  # confidence at which an executor stops reading
     synth_reserve: float = 150.0  # compute units kept back for each synthesis
     use_logprobs: bool = True
@@ -132,6 +136,9 @@ class _Run:
     # -- planning ------------------------------------------------------------------------------
 
     def plan(self, goal: str, task: Task, *, attempt: int) -> Gen:
+        gold = self.ctx.question.decomposition
+        if self.s.planning == "oracle" and gold and goal == self.ctx.question.text and attempt == 0:
+            return plan_from_questions(gold, max_steps=self.s.max_steps)
         request = planner_request(
             goal, self.s.exemplars, profile=self.ctx.profile,
             temperature=0.0 if attempt == 0 else 0.7, seed=self.ctx.seed + attempt,
