@@ -20,9 +20,14 @@ $(VENV)/.stamp-dev: $(VENV)/.stamp-embedded
 install: $(VENV)/.stamp-embedded
 install-dev: $(VENV)/.stamp-dev
 
+# The main job on the embedded default model: hierarchy vs flat ReAct vs self-consistency at three
+# budgets, on generated-world questions (2-4 hops) and HotpotQA test questions. Rerunning resumes
+# from the journal in .demo/bench (delete .demo to start over).
 demo: $(VENV)/.stamp-embedded
-	$(VENV)/bin/forage ask "Who designed the lighthouse on the island where the Marrow Festival is held?" \
-		--corpus examples/corpus
+	$(VENV)/bin/forage world --seed 1 --entities 200 --hops 2-4 --questions 60 --out .demo/world
+	$(VENV)/bin/forage bench --dataset .demo/world --dataset data/hotpotqa_dev_200.jsonl \
+		--hops 2-4 --strategies tree,react,self_consistency --budgets 500,1500,4000 \
+		--limit 3 --out .demo/bench
 
 test: $(VENV)/.stamp-dev
 	$(PY) -m pytest -q
