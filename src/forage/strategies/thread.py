@@ -24,7 +24,15 @@ evaluated as input now (exemplars, question, results, forced prefixes, re-encode
 prompt tokens, and the sampled tokens are completion tokens. ``reserve_llm`` runs before anything is
 evaluated; each search goes through ``metered_search``. Before each ordinary line the runtime checks
 that the budget, the line cap and the context can still pay for concluding the open task and
-answering; if not, it wraps up (forced conclusion, forced ``Answer:``).
+answering; if not, it wraps up (forced conclusion, forced ``Answer:``). Malformed lines (cut off,
+empty, of a kind the format does not allow there) are removed from the stream at once, are charged,
+count against ``max_lines``, and the retry samples at ``retry_temperature``.
+
+Preamble reuse (``reuse_preamble=True``): the exemplar preamble is the same for every question of a
+run, so a new run keeps the cells an earlier run left in the KV cache if they hold exactly the
+preamble's tokens; they are then read as cached prompt tokens, like the embedded backend's prefix
+cache. A run must have the model to itself (``EmbeddedLLM.token_stream`` is not safe alongside
+concurrent calls on the same model).
 
 Not here: the line format's pure rules (``thread_format``), the stream implementations
 (``thread_stream``). This is not a sans-I/O strategy (``steps``): a KV stream cannot be driven
