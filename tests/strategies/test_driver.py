@@ -128,3 +128,14 @@ def test_generic_exemplars_resolve_their_steps():
     ex = ExemplarSet.generic().multi_hop[0]
     assert ex.resolved_steps()[1].question == "In which town was Ada Prell born?"
 
+
+
+async def test_a_prompt_too_long_for_the_context_is_thrown_in_as_exhaustion(tool):
+    from forage.llm.base import Capabilities
+    from forage.llm.testing import FunctionLLM
+
+    llm = FunctionLLM(lambda r: "x", capabilities=Capabilities(context_window=20, exact_token_count=True))
+    ans = await run(RAG(k=1), "Who designed Skerry Point Lighthouse?", llm=llm, tools=tool, budget=Budget())
+    assert ans.exhausted and llm.requests == []
+    assert ans.task.actions[-1].kind == "refused"
+    assert "context window" in ans.task.actions[-1].output

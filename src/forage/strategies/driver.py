@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from forage.core.budget import Budget
-from forage.core.errors import BudgetExhausted, ConfigError
+from forage.core.errors import BudgetExhausted, ConfigError, ContextOverflow
 from forage.core.trace import Action, Task
 from forage.core.types import Question
 from forage.llm.base import LLM
@@ -76,6 +76,11 @@ class Driver:
             except BudgetExhausted as e:
                 task.actions.append(Action("refused", _request_text(step), str(e)))
                 raise
+            except ContextOverflow as e:
+                # A prompt that cannot fit is a step that cannot be paid for: the strategy gets
+                # the chance to answer with what it has.
+                task.actions.append(Action("refused", _request_text(step), str(e)))
+                raise BudgetExhausted(str(e), counter="context") from e
             entry = budget.ledger.entries[before] if len(budget.ledger.entries) > before else None
             task.actions.append(
                 Action(
