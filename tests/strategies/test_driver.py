@@ -139,3 +139,39 @@ async def test_a_prompt_too_long_for_the_context_is_thrown_in_as_exhaustion(tool
     assert ans.exhausted and llm.requests == []
     assert ans.task.actions[-1].kind == "refused"
     assert "context window" in ans.task.actions[-1].output
+
+
+@dataclass(frozen=True)
+class DrivesItself:
+    name: str = "direct-drive"
+
+    async def run_direct(self, question, *, llm, tools, budget, seed=0):
+        from forage.core.budget import Usage
+        from forage.core.trace import Task
+
+        r = budget.reserve_search()
+        budget.commit(r, Usage(search_calls=1))
+        return Answer(text=f"{question.text}:{sorted(tools)}:{seed}", task=Task(question.text))
+
+
+async def test_a_strategy_that_drives_the_model_itself_gets_backend_tools_and_budget(tool):
+    budget = Budget(100)
+    ans = await run(DrivesItself(), "q", llm=ScriptedLLM([]), tools=tool, budget=budget, seed=3)
+    assert ans.text == "q:['bm25']:3"
+    assert ans.meta["strategy"] == "direct-drive"
+    assert ans.meta["ledger"]["search_calls"] == 1
+
+
+def test_thread_runs_through_the_driver_on_the_embedded_model(gemma, small_world):
+    import asyncio
+
+    from forage.strategies import registry
+
+    strategy = registry.get("thread").build(2)
+    budget = Budget(4000)
+    q = small_world.test[0]
+    ans = asyncio.run(run(strategy, q, llm=gemma, tools=BM25Search(small_world.corpus), budget=budget))
+    assert ans.meta["strategy"] == "thread"
+    assert budget.spent <= budget.limit
+    assert ans.meta["ledger"]["llm_calls"] >= 1
+    assert ans.task.goal == q.text

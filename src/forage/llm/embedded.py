@@ -116,6 +116,11 @@ class EmbeddedLLM:
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=True, special=False))
 
+    def exclusive(self) -> threading.Lock:
+        """The model's lock: hold it (``with llm.exclusive():``) while driving a token stream, so
+        no concurrent ``complete`` call touches the same KV cache."""
+        return self._lock
+
     def token_stream(self) -> TokenStream:
         """A fresh token stream on this model's context (not safe alongside concurrent calls)."""
         return TokenStream(self._llama)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, Union
+from typing import Any, Literal, Protocol, Union, runtime_checkable
 
 from forage.core.budget import Budget
 from forage.core.trace import Task
@@ -92,3 +92,17 @@ class Strategy(Protocol):
     name: str
 
     def steps(self, ctx: Context) -> Steps: ...
+
+
+@runtime_checkable
+class DirectStrategy(Protocol):
+    """A strategy that must drive the model itself (the single-stream KV runtime): the driver
+    hands it the backend, tools and budget instead of executing its steps. It meters every call
+    against ``budget`` with the same ledger rules as the driver."""
+
+    name: str
+
+    async def run_direct(
+        self, question: Question, *, llm: Any, tools: Mapping[str, Any], budget: Budget,
+        seed: int = 0,
+    ) -> Answer: ...

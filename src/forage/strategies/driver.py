@@ -23,7 +23,16 @@ from forage.llm.base import LLM
 from forage.llm.cache import CallCache
 from forage.llm.metered import complete
 from forage.search.base import SearchTool, metered_search
-from forage.strategies.base import Answer, Context, Generate, Parallel, Search, Step, Strategy
+from forage.strategies.base import (
+    Answer,
+    Context,
+    DirectStrategy,
+    Generate,
+    Parallel,
+    Search,
+    Step,
+    Strategy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +136,7 @@ def _request_text(step: Generate) -> str:
 
 
 async def run(
-    strategy: Strategy,
+    strategy: Strategy | DirectStrategy,
     question: Question | str,
     *,
     llm: LLM,
@@ -148,6 +157,11 @@ async def run(
         question=q, root=root, budget=budget, seed=seed, profile=chosen,  # type: ignore[arg-type]
         tools=tuple(tool_map), capabilities=llm.capabilities,
     )
+    if isinstance(strategy, DirectStrategy):  # drives the model itself; meters the same ledger
+        answer = await strategy.run_direct(q, llm=llm, tools=tool_map, budget=budget, seed=seed)
+        answer.meta.setdefault("strategy", strategy.name)
+        answer.meta.setdefault("ledger", budget.ledger.summary())
+        return answer
     driver = Driver(llm, tool_map, root, cache=cache)
     gen = strategy.steps(ctx)
     value: Any = None

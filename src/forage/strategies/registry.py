@@ -63,6 +63,9 @@ BUILTINS: tuple[StrategySpec, ...] = (
                  "ablation: the hierarchy executing the dataset's gold decomposition (isolates "
                  "executors and memory from planning; not a method for unseen questions)",
                  options=(("planning", "oracle"),)),
+    StrategySpec("thread", "forage.strategies.thread:Thread", "max_tasks", (2, 4, 6, 8),
+                 "single-stream (TIMRUN-style): the model writes the task tree in one KV stream; "
+                 "finished tasks' searches and results are cut from the cache (embedded only)"),
     StrategySpec("self_consistency", "forage.strategies.sampling:SelfConsistency", "n", (1, 3, 5, 9),
                  "retrieve once, sample the reader N times, majority vote"),
     StrategySpec("best_of_n", "forage.strategies.sampling:BestOfN", "n", (1, 3, 5, 9),

@@ -141,8 +141,10 @@ class Thread:
         if stream is None:
             if llm is None or not hasattr(llm, "token_stream"):
                 raise ConfigError("the thread strategy needs an embedded model (token_stream())")
-            ts = TokenStream(llm.llama, clear=False) if self.reuse_preamble else llm.token_stream()
-            stream = KVLineStream(ts, capacity=llm.capabilities.context_window)
+            with llm.exclusive():  # the KV cache is ours until the run ends
+                ts = TokenStream(llm.llama, clear=False) if self.reuse_preamble else llm.token_stream()
+                stream = KVLineStream(ts, capacity=llm.capabilities.context_window)
+                return _Run(self, q, stream, next(iter(tool_map.values())), budget, seed).go()
         return _Run(self, q, stream, next(iter(tool_map.values())), budget, seed).go()
 
 
