@@ -121,7 +121,7 @@ def _counts_table(title: str, counts: Counter[str]) -> Table:
 
 
 def _recall_table(reports: list[RecallReport], ks: list[int]) -> Table:
-    table = Table(title="recall@k of gold titles over the pooled corpus")
+    table = Table(title="recall@k of gold titles over the searched corpus")
     table.add_column("retriever")
     table.add_column("questions", justify="right")
     for k in ks:
