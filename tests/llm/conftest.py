@@ -42,9 +42,8 @@ def unused_port() -> int:
     return free_port()
 
 
-@pytest.fixture(scope="session")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL (``http://127.0.0.1:PORT``) of a running ``python -m llama_cpp.server``."""
+def _serve(tmp_path_factory: pytest.TempPathFactory, *extra: str) -> Iterator[str]:
+    """Start ``python -m llama_cpp.server`` with SmolLM2, wait until it answers, stop it after."""
     _, model_path = resolve_model("smollm2")
     port = free_port()
     log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
@@ -54,6 +53,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--host", "127.0.0.1",
         "--port", str(port),
         "--n_ctx", "2048",
+        *extra,
     ]
     base_url = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as log_file:
@@ -67,7 +67,8 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     f"{_tail(log_path)}"
                 )
             try:
-                if httpx.get(f"{base_url}/v1/models", timeout=2.0).status_code == 200:
+                # Any HTTP answer means it is up (401 when it requires an API key).
+                if httpx.get(f"{base_url}/v1/models", timeout=2.0).status_code in (200, 401):
                     break
             except httpx.TransportError:
                 pass
@@ -85,3 +86,24 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL (``http://127.0.0.1:PORT``) of a running ``python -m llama_cpp.server``."""
+    yield from _serve(tmp_path_factory)
+
+
+SERVER_API_KEY = "forage-test-key"
+
+
+@pytest.fixture(scope="session")
+def llama_server_with_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second real server that requires ``SERVER_API_KEY``."""
+    yield from _serve(tmp_path_factory, "--api_key", SERVER_API_KEY)
+
+
+@pytest.fixture(scope="session")
+def server_api_key() -> str:
+    """The key ``llama_server_with_key`` accepts."""
+    return SERVER_API_KEY

@@ -144,3 +144,46 @@ async def test_metered_call_charges_the_servers_usage(llama_server: str) -> None
     assert budget.spent == pytest.approx(
         0.25 * response.usage.prompt_tokens + 1.0 * response.usage.completion_tokens
     )
+
+
+def _forage_cli(*args: str, key: str | None):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in ("FORAGE_API_KEY", "OPENAI_API_KEY")}
+    if key is not None:
+        env["FORAGE_API_KEY"] = key
+    return subprocess.run(
+        [sys.executable, "-m", "forage.cli.app", *args], capture_output=True, text=True,
+        timeout=300, cwd=root, env=env,
+    )
+
+
+def test_cli_with_a_rejected_api_key_prints_one_line(llama_server_with_key):
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[2] / "examples" / "corpus"
+    r = _forage_cli("ask", "Who founded the Marrow Festival?", "--corpus", str(corpus),
+                    "--base-url", llama_server_with_key, key="wrong-key")
+    assert r.returncode != 0
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr
+    assert "401" in lines[0] or "rejected" in lines[0].lower() or "key" in lines[0].lower()
+    assert "Traceback" not in r.stderr
+
+
+def test_cli_with_the_right_api_key_answers_through_the_server(llama_server_with_key, server_api_key):
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[2] / "examples" / "corpus"
+    r = _forage_cli("ask", "Who founded the Marrow Festival?", "--corpus", str(corpus),
+                    "--base-url", llama_server_with_key, "--json", key=server_api_key)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    data = json.loads(r.stdout)
+    assert data["meta"]["ledger"]["llm_calls"] == 1
+    assert data["text"]
