@@ -340,3 +340,15 @@ def test_gemma_writes_a_bounded_pruned_thread_on_a_world_question(gemma, small_w
     assert all(t.pruned and t.conclusion for t in finished)
     if not answer.exhausted:  # every task was concluded, so every result left the stream
         assert "Result:" not in _question_part(stream.text())
+
+
+def test_a_backend_that_cannot_edit_its_kv_cache_is_refused_with_a_clear_error():
+    import asyncio
+
+    from forage.core.errors import ConfigError
+    from forage.llm.testing import ScriptedLLM
+    from forage.search.testing import StaticSearch
+    from forage.strategies.thread import Thread
+
+    with pytest.raises(ConfigError, match="KV cache"):
+        asyncio.run(Thread().run_direct("q", llm=ScriptedLLM([]), tools=StaticSearch([]), budget=Budget(100)))

@@ -139,8 +139,11 @@ class Thread:
         if not tool_map:
             raise ConfigError("a run needs at least one search tool")
         if stream is None:
-            if llm is None or not hasattr(llm, "token_stream"):
-                raise ConfigError("the thread strategy needs an embedded model (token_stream())")
+            if llm is None or not llm.capabilities.supports_kv_edit:
+                raise ConfigError(
+                    "the thread strategy needs a backend that can edit its KV cache "
+                    "(the embedded llama.cpp runtime)"
+                )
             with llm.exclusive():  # the KV cache is ours until the run ends
                 ts = TokenStream(llm.llama, clear=False) if self.reuse_preamble else llm.token_stream()
                 stream = KVLineStream(ts, capacity=llm.capabilities.context_window)
