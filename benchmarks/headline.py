@@ -19,21 +19,18 @@ from pathlib import Path
 
 from forage.cli.app import main as forage_main
 from forage.data.world import WorldSettings, generate_world
-from forage.data.world_export import world_files
+from forage.data.world_export import write_world
 from forage.strategies import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT / "data"
 
 
-def write_world(folder: Path, seed: int) -> Path:
+def headline_world(folder: Path, seed: int) -> Path:
     """The headline world: 250 questions, 1-6 hops, 20% dev -> 200 test questions."""
     world = generate_world(WorldSettings(seed=seed, entities=800, hops=(1, 6), questions=250,
                                          dev_fraction=0.2))
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in world_files(world).items():
-        (folder / name).write_bytes(text.encode("utf-8"))
-    return folder
+    return write_world(world, folder)
 
 
 def main() -> int:
@@ -50,7 +47,7 @@ def main() -> int:
     args = ap.parse_args()
 
     out = args.out or ROOT / "benchmarks" / "results" / f"{dt.date.today().isoformat()}-headline"
-    world = write_world(out / "world", args.world_seed)
+    world = headline_world(out / "world", args.world_seed)
     strategies = (",".join(sorted(registry.available())) if args.strategies == "all"
                   else args.strategies)
     argv = ["bench", "--dataset", str(world),

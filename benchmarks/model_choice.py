@@ -16,7 +16,7 @@ from pathlib import Path
 
 from forage.data.loaders import load, split
 from forage.data.world import WorldSettings, generate_world
-from forage.data.world_export import world_files
+from forage.data.world_export import write_world
 from forage.eval.runner import evaluate
 from forage.llm.embedded import EmbeddedLLM
 from forage.search.bm25 import BM25Search
@@ -33,11 +33,9 @@ def datasets(n: int):
         dev, _ = split(ds.questions)
         yield name.split("_")[0], dev[:n], dev, BM25Search(Corpus(ds.corpus))
     folder = Path("/tmp/forage-model-choice-world")
-    folder.mkdir(exist_ok=True)
     world = generate_world(WorldSettings(seed=11, entities=400, hops=(1, 1), questions=300,
                                          types=("bridge",)))
-    for fname, text in world_files(world).items():
-        (folder / fname).write_text(text)
+    write_world(world, folder)
     dev = load(folder / "dev.jsonl").questions
     # exemplars from the first half of the dev split, scored on the second half
     yield "world-1hop", dev[len(dev) // 2 :][:n], dev[: len(dev) // 2], BM25Search(

@@ -22,7 +22,7 @@ from forage.core.budget import Budget
 from forage.data.loaders import load
 from forage.data.metrics import score
 from forage.data.world import WorldSettings, generate_world
-from forage.data.world_export import world_files
+from forage.data.world_export import write_world
 from forage.llm.embedded import EmbeddedLLM
 from forage.search.bm25 import BM25Search
 from forage.search.corpus import load_corpus
@@ -49,9 +49,7 @@ def main() -> None:
                                          questions=max(120, 12 * args.n * (hi - lo + 1)),
                                          types=("bridge",)))  # fmt: skip
     folder = Path(f"/tmp/forage-world-{args.world_seed}-{args.entities}-{lo}-{hi}-bridge")
-    folder.mkdir(exist_ok=True)
-    for name, text in world_files(world).items():
-        (folder / name).write_text(text)
+    write_world(world, folder)
     dev = load(folder / "dev.jsonl").questions
     test = load(folder / "test.jsonl").questions
     tool = BM25Search(load_corpus(folder / "corpus.jsonl"))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from forage.data.loaders import load
 from forage.data.world import WorldSettings, generate_world
-from forage.data.world_export import world_files
+from forage.data.world_export import write_world
 from forage.eval.runner import evaluate
 from forage.llm.embedded import EmbeddedLLM
 from forage.search.bm25 import BM25Search
@@ -48,9 +48,7 @@ def main() -> None:
         types=tuple(args.types.split(",")),
     ))
     folder = Path(f"/tmp/forage-world-{args.world_seed}-{args.entities}-{lo}-{hi}-{args.types}")
-    folder.mkdir(exist_ok=True)
-    for name, text in world_files(world).items():
-        (folder / name).write_text(text)
+    write_world(world, folder)
     dev = load(folder / "dev.jsonl").questions
     test = [q for q in load(folder / "test.jsonl").questions if q.hops and lo <= q.hops <= hi][: args.n]
     corpus = load_corpus(folder / "corpus.jsonl")

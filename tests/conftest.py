@@ -26,13 +26,12 @@ def small_world(tmp_path_factory):
 
     from forage.data.loaders import load
     from forage.data.world import WorldSettings, generate_world
-    from forage.data.world_export import world_files
+    from forage.data.world_export import write_world
     from forage.search.corpus import load_corpus
 
     out = tmp_path_factory.mktemp("world")
     world = generate_world(WorldSettings(seed=7, entities=200, hops=(1, 3), questions=60))
-    for name, text in world_files(world).items():
-        (out / name).write_text(text)
+    write_world(world, out)
     return SimpleNamespace(
         path=out,
         dev=load(out / "dev.jsonl").questions,

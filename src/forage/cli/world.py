@@ -16,7 +16,7 @@ from rich.console import Console
 
 from forage.core.errors import ConfigError
 from forage.data.world import WorldSettings, generate_world, parse_hops, parse_types
-from forage.data.world_export import world_files
+from forage.data.world_export import write_world
 
 console = Console()
 
@@ -49,9 +49,7 @@ def world(
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
     generated = generate_world(settings)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in world_files(generated).items():
-        (out / name).write_bytes(text.encode("utf-8"))
+    write_world(generated, out)
     counts = {s: len(generated.split(s)) for s in ("dev", "test")}
     console.print(
         f"wrote {len(generated.documents)} documents, {counts['dev']} dev and "

@@ -12,6 +12,7 @@ Not here: generation (``forage.data.world``), writing to disk (the CLI).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -82,3 +83,11 @@ def world_files(world: World) -> dict[str, str]:
     files["corpus.jsonl"] = _jsonl([d.document.to_dict() for d in world.documents.values()])
     files["world.json"] = json.dumps(summary(world), indent=2, ensure_ascii=False) + "\n"
     return files
+
+
+def write_world(world: World, folder: Path) -> Path:
+    """Write every output file of ``world`` into ``folder`` (created if needed, UTF-8)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in world_files(world).items():
+        (folder / name).write_bytes(text.encode("utf-8"))
+    return folder
