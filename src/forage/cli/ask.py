@@ -38,7 +38,9 @@ def ledger_table(ledger: Ledger) -> Table:
 
 def ask(
     question: str = typer.Argument(..., help="The question."),
-    corpus: Path = typer.Option(..., "--corpus", "-c", help="A folder of .txt/.md or a JSONL of {id,title,text}."),
+    corpus: Path = typer.Option(
+        ..., "--corpus", "-c", help="A folder of .txt/.md or a JSONL of {id,title,text}."
+    ),
     model: str = model_option(),
     base_url: str | None = base_url_option(),
     api_model: str = api_model_option(),

@@ -9,7 +9,6 @@ live here; errors are ``ForageError``s that ``forage.cli.app`` turns into one li
 from __future__ import annotations
 
 import dataclasses
-
 from collections import Counter
 from collections.abc import Callable
 from functools import cached_property

@@ -12,9 +12,9 @@ Not here: generation (``forage.data.world``), writing to disk (the CLI).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from forage.data.world_questions import SPLITS, WorldQuestion
