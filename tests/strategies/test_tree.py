@@ -64,7 +64,7 @@ def answer(strategy, llm, budget=None, question=QUESTION):
 
 def test_plans_executes_in_order_and_synthesises_from_conclusions():
     llm = model([" Who founded the Lantern Society?\n2. Where was #1 born?"])
-    ans, budget = answer(Tree(attempts=1), llm)
+    ans, budget = answer(Tree(direct_first=False, attempts=1), llm)
     assert ans.text == "Harrowgate"
     goals = [t.goal for t in ans.task.subtasks]
     assert goals == ["Who founded the Lantern Society?", "Where was Ada Prell born?"]
@@ -76,7 +76,7 @@ def test_plans_executes_in_order_and_synthesises_from_conclusions():
 
 def test_finished_subtask_internals_never_reach_a_later_prompt():
     llm = model([" Who founded the Lantern Society?\n2. Where was #1 born?"])
-    ans, _ = answer(Tree(attempts=1, buffer=0), llm)
+    ans, _ = answer(Tree(direct_first=False, attempts=1, buffer=0), llm)
     second_read = [r.prompt for r in llm.requests if "Question: Where was Ada Prell born?" in (r.prompt or "")]
     assert second_read
     assert "founded by Ada Prell in 1956" not in second_read[0]
@@ -86,14 +86,14 @@ def test_finished_subtask_internals_never_reach_a_later_prompt():
 
 def test_with_buffer_all_the_internals_stay_verbatim():
     llm = model([" Who founded the Lantern Society?\n2. Where was #1 born?"])
-    ans, _ = answer(Tree(attempts=1, buffer=-1), llm)
+    ans, _ = answer(Tree(direct_first=False, attempts=1, buffer=-1), llm)
     second_read = [r.prompt for r in llm.requests if "Question: Where was Ada Prell born?" in (r.prompt or "")]
     assert "founded by Ada Prell in 1956" in second_read[0]
     assert not ans.task.subtasks[0].pruned
 
 
 def test_independent_subtasks_are_yielded_together():
-    strategy = Tree(attempts=1)
+    strategy = Tree(direct_first=False, attempts=1)
     budget = Budget(10_000)
     from forage.core.trace import Task
 
@@ -118,7 +118,7 @@ def test_independent_subtasks_are_yielded_together():
 
 def test_unspent_share_flows_to_later_subtasks():
     llm = model([" Who founded the Lantern Society?\n2. Where was #1 born?"])
-    ans, budget = answer(Tree(attempts=1), llm, Budget(3000))
+    ans, budget = answer(Tree(direct_first=False, attempts=1), llm, Budget(3000))
     first, second = ans.task.subtasks
     assert first.budget.spent < first.budget.limit
     assert second.budget.limit > first.budget.limit  # the refund enlarged the next share
@@ -132,7 +132,7 @@ def test_replans_when_a_step_stays_uncertain_and_keeps_earlier_conclusions():
         ],
         unknown={"Who built the society?"},
     )
-    ans, budget = answer(Tree(attempts=1, max_depth=1, max_replans=1), llm)
+    ans, budget = answer(Tree(direct_first=False, attempts=1, max_depth=1, max_replans=1), llm)
     assert len(ans.meta["plans"]) == 2
     assert ans.text == "Harrowgate"
     assert budget.spent <= budget.limit
@@ -141,7 +141,7 @@ def test_replans_when_a_step_stays_uncertain_and_keeps_earlier_conclusions():
 def test_a_subtask_whose_budget_runs_out_concludes_with_what_it_has():
     llm = model([" Who founded the Lantern Society?\n2. Where was #1 born?"])
     # Enough for the plan and about one search: the readers get refused.
-    ans, budget = answer(Tree(attempts=1, max_replans=0, synth_reserve=0), llm, Budget(150))
+    ans, budget = answer(Tree(direct_first=False, attempts=1, max_replans=0, synth_reserve=0), llm, Budget(150))
     assert budget.spent <= budget.limit
     assert any(t.status == "failed" for t in ans.task.subtasks)
     assert any(a.kind == "refused" for t in ans.task.walk() for a in t.actions)
@@ -149,7 +149,7 @@ def test_a_subtask_whose_budget_runs_out_concludes_with_what_it_has():
 
 def test_an_unusable_plan_answers_the_question_as_one_step():
     llm = model(["\n"])  # the model wrote no step at all
-    ans, _ = answer(Tree(attempts=1, max_replans=0), llm,
+    ans, _ = answer(Tree(direct_first=False, attempts=1, max_replans=0), llm,
                     question="Who founded the Lantern Society?")
     assert [t.goal for t in ans.task.subtasks] == ["Who founded the Lantern Society?"]
     assert ans.text == "Ada Prell"
@@ -157,7 +157,7 @@ def test_an_unusable_plan_answers_the_question_as_one_step():
 
 def test_peak_context_is_recorded():
     llm = model([" Who founded the Lantern Society?\n2. Where was #1 born?"])
-    ans, _ = answer(Tree(attempts=1), llm)
+    ans, _ = answer(Tree(direct_first=False, attempts=1), llm)
     assert ans.meta["peak_context_tokens"] > 0
 
 
@@ -180,7 +180,7 @@ def stepwise_model():
 
 def test_stepwise_planning_conditions_each_step_on_the_conclusions_so_far():
     llm = stepwise_model()
-    ans, budget = answer(Tree(attempts=1, planning="stepwise"), llm)
+    ans, budget = answer(Tree(direct_first=False, attempts=1, planning="stepwise"), llm)
     assert [t.goal for t in ans.task.subtasks] == [
         "Who founded the Lantern Society?", "Where was Ada Prell born?"
     ]
@@ -202,7 +202,7 @@ def test_registry_builds_the_stepwise_variant():
 
 def test_no_conclusion_at_all_gives_an_empty_answer_not_a_crash():
     llm = model([" Who built the society?\n2. Where was #1 born?"], unknown=set(FACTS) | {"Who built the society?"})
-    ans, budget = answer(Tree(attempts=1, max_depth=1, max_replans=0), llm)
+    ans, budget = answer(Tree(direct_first=False, attempts=1, max_depth=1, max_replans=0), llm)
     assert ans.text == "" and budget.spent <= budget.limit
 
 
@@ -212,7 +212,24 @@ def test_oracle_ablation_executes_the_gold_decomposition_without_a_planner_call(
     llm = model([])
     q = Question("q", QUESTION, answers=("Harrowgate",),
                  decomposition=("Who founded the Lantern Society?", "Where was #1 born?"))
-    ans = asyncio.run(run(Tree(attempts=1, planning="oracle"), q, llm=llm,
+    ans = asyncio.run(run(Tree(direct_first=False, attempts=1, planning="oracle"), q, llm=llm,
                           tools=BM25Search(DOCS), budget=Budget(10_000)))
     assert ans.text == "Harrowgate"
     assert not any((r.prompt or "").startswith("Split each question") for r in llm.requests)
+
+
+def test_a_confident_direct_reading_answers_without_planning():
+    llm = model([" never used"])
+    ans, budget = answer(Tree(attempts=1), llm, question="Who founded the Lantern Society?")
+    assert ans.text == "Ada Prell" and ans.meta["direct"]
+    assert not any((r.prompt or "").startswith("Split each question") for r in llm.requests)
+    assert budget.ledger.usage.llm_calls == 1
+
+
+def test_an_unconfident_direct_reading_falls_through_to_the_plan():
+    llm = model([" Who founded the Lantern Society?\n2. Where was #1 born?"])
+    ans, _ = answer(Tree(attempts=1), llm)
+    assert not ans.meta["direct"]
+    assert ans.text == "Harrowgate"
+    first = ans.task.subtasks[0]
+    assert first.goal == QUESTION and first.status == "failed" and first.pruned

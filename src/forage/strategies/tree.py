@@ -72,12 +72,29 @@ class Tree:
     threshold: float = 0.5  # confidence at which an executor stops reading
     synth_reserve: float = 150.0  # compute units kept back for each synthesis
     use_logprobs: bool = True
+    # Adaptive allocation: first read for the whole question as one step, and plan only when that
+    # answer is not confident — easy questions cost about one retrieval, hard ones get the tree.
+    direct_first: bool = True
     exemplars: ExemplarSet = field(default_factory=ExemplarSet.generic)
     name: str = "tree"
 
     def steps(self, ctx: Context) -> Steps:
         run = _Run(self, ctx)
-        text, conf = yield from run.solve(ctx.question.text, ctx.root, (), (), depth=1)
+        question = ctx.question.text
+        direct = _Outcome("", 0.0)
+        if self.direct_first and self.planning != "oracle":
+            first = ctx.root.add(question)
+            first.thought = "try the whole question as one step"
+            direct = yield from run.read(question, first, (), ())
+            run._finish(first, direct)
+            if direct.confidence >= self.threshold or run.exhausted:
+                return Answer(text=direct.answer, task=ctx.root, confidence=direct.confidence,
+                              exhausted=run.exhausted and not direct.answer,
+                              meta={"plans": [], "peak_context_tokens": _peak_prompt_tokens(ctx.root),
+                                    "buffer": self.buffer, "direct": True})
+        text, conf = yield from run.solve(question, ctx.root, (), (), depth=1)
+        if not text and direct.answer:  # planning found nothing: keep the direct reading
+            text, conf = direct.answer, direct.confidence
         ctx.root.thought = "plan: " + " | ".join(run.plans[0]) if run.plans else ""
         return Answer(
             text=text,
@@ -88,6 +105,7 @@ class Tree:
                 "plans": run.plans,
                 "peak_context_tokens": _peak_prompt_tokens(ctx.root),
                 "buffer": self.buffer,
+                "direct": False,
             },
         )
 
