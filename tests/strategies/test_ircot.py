@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from lantern import EX, TOOL, Q  # the shared test corpus
 
 from forage.core.budget import Budget
 from forage.core.types import Document, Hit
 from forage.llm.testing import FunctionLLM, ScriptedLLM
 from forage.search.bm25 import BM25Search
-from forage.search.corpus import Corpus
 from forage.strategies.driver import run
 from forage.strategies.exemplars import ExemplarSet
 from forage.strategies.ircot import IRCoT, add_new, first_sentence, ircot_request
-
-DOCS = Corpus(
-    [
-        Document("1", "Lantern Society", "The Lantern Society was founded by Ada Prell."),
-        Document("2", "Ada Prell", "Ada Prell was born in Harrowgate."),
-        Document("3", "Brennock", "Brennock is a fishing port with a sea wall."),
-    ]
-)
-TOOL = BM25Search(DOCS)
-Q = "Where was the founder of the Lantern Society born?"
-EX = ExemplarSet.generic()
 
 
 def _hit(i: str) -> Hit:

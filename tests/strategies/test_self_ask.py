@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from lantern import EX, TOOL, Q  # the shared test corpus
 
 from forage.core.budget import Budget
-from forage.core.types import Document
 from forage.llm.testing import FunctionLLM, ScriptedLLM
 from forage.search.bm25 import BM25Search
-from forage.search.corpus import Corpus
 from forage.strategies.driver import run
 from forage.strategies.exemplars import ExemplarSet
 from forage.strategies.prompts import reader_request
@@ -21,17 +20,6 @@ from forage.strategies.self_ask import (
     parse_continuation,
     self_ask_request,
 )
-
-DOCS = Corpus(
-    [
-        Document("1", "Lantern Society", "The Lantern Society was founded by Ada Prell."),
-        Document("2", "Ada Prell", "Ada Prell was born in Harrowgate."),
-        Document("3", "Brennock", "Brennock is a fishing port with a sea wall."),
-    ]
-)
-TOOL = BM25Search(DOCS)
-Q = "Where was the founder of the Lantern Society born?"
-EX = ExemplarSet.generic()
 
 
 async def test_follow_ups_are_searched_read_and_their_answers_flow_into_the_next_prompt():
