@@ -16,13 +16,13 @@ from pathlib import Path
 
 from forage.data.loaders import load, split
 from forage.data.world import WorldSettings, generate_world
-from forage.data.world_export import write_world
+from forage.data.world.export import write_world
 from forage.eval.runner import evaluate
 from forage.llm.embedded import EmbeddedLLM
 from forage.search.bm25 import BM25Search
 from forage.search.corpus import Corpus, load_corpus
 from forage.strategies import registry
-from forage.strategies.exemplars import ExemplarSet
+from forage.prompts.exemplars import ExemplarSet
 
 SHARED = Path(__file__).resolve().parents[1] / "data"
 

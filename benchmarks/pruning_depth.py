@@ -22,12 +22,12 @@ from forage.core.budget import Budget
 from forage.data.loaders import load
 from forage.data.metrics import score
 from forage.data.world import WorldSettings, generate_world
-from forage.data.world_export import write_world
+from forage.data.world.export import write_world
 from forage.llm.embedded import EmbeddedLLM
 from forage.search.bm25 import BM25Search
 from forage.search.corpus import load_corpus
-from forage.strategies.exemplars import ExemplarSet
-from forage.strategies.thread import Thread
+from forage.prompts.exemplars import ExemplarSet
+from forage.hierarchy.thread import Thread
 
 
 def main() -> None:

@@ -18,13 +18,13 @@ from pathlib import Path
 
 from forage.data.loaders import load
 from forage.data.world import WorldSettings, generate_world
-from forage.data.world_export import write_world
+from forage.data.world.export import write_world
 from forage.eval.runner import evaluate
 from forage.llm.embedded import EmbeddedLLM
 from forage.search.bm25 import BM25Search
 from forage.search.corpus import load_corpus
 from forage.strategies import registry
-from forage.strategies.exemplars import ExemplarSet
+from forage.prompts.exemplars import ExemplarSet
 
 
 def main() -> None:

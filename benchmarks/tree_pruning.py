@@ -22,13 +22,13 @@ from forage.core.budget import Budget
 from forage.data.loaders import load
 from forage.data.metrics import score
 from forage.data.world import WorldSettings, generate_world
-from forage.data.world_export import write_world
+from forage.data.world.export import write_world
 from forage.llm.embedded import EmbeddedLLM
 from forage.search.bm25 import BM25Search
 from forage.search.corpus import load_corpus
-from forage.strategies.driver import run
-from forage.strategies.exemplars import ExemplarSet
-from forage.strategies.tree import Tree
+from forage.runtime.driver import run
+from forage.prompts.exemplars import ExemplarSet
+from forage.hierarchy.tree import Tree
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ def small_world(tmp_path_factory):
 
     from forage.data.loaders import load
     from forage.data.world import WorldSettings, generate_world
-    from forage.data.world_export import write_world
+    from forage.data.world.export import write_world
     from forage.search.corpus import load_corpus
 
     out = tmp_path_factory.mktemp("world")

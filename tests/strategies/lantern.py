@@ -5,7 +5,7 @@ from __future__ import annotations
 from forage.core.types import Document
 from forage.search.bm25 import BM25Search
 from forage.search.corpus import Corpus
-from forage.strategies.exemplars import ExemplarSet
+from forage.prompts.exemplars import ExemplarSet
 
 DOCS = Corpus(
     [

@@ -17,8 +17,8 @@ from forage.strategies.direct import (
     direct_request,
     reasoning_sentences,
 )
-from forage.strategies.driver import run
-from forage.strategies.exemplars import DevExample, DevStep, ExemplarSet
+from forage.runtime.driver import run
+from forage.prompts.exemplars import DevExample, DevStep, ExemplarSet
 
 Q = "Where was the founder of the Lantern Society born?"
 TOOL = BM25Search(Corpus([Document("1", "Lantern Society", "Founded by Ada Prell.")]))

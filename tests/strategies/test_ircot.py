@@ -9,8 +9,8 @@ from forage.core.budget import Budget
 from forage.core.types import Document, Hit
 from forage.llm.testing import FunctionLLM, ScriptedLLM
 from forage.search.bm25 import BM25Search
-from forage.strategies.driver import run
-from forage.strategies.exemplars import ExemplarSet
+from forage.runtime.driver import run
+from forage.prompts.exemplars import ExemplarSet
 from forage.strategies.ircot import IRCoT, add_new, first_sentence, ircot_request
 
 

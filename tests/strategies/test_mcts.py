@@ -13,8 +13,8 @@ from forage.llm.base import LLMRequest
 from forage.llm.testing import FunctionLLM
 from forage.search.bm25 import BM25Search
 from forage.search.corpus import Corpus
-from forage.strategies.driver import run
-from forage.strategies.exemplars import ExemplarSet
+from forage.runtime.driver import run
+from forage.prompts.exemplars import ExemplarSet
 from forage.strategies.mcts import (
     MCTS,
     Node,

@@ -11,8 +11,8 @@ from forage.llm.base import LLMRequest
 from forage.llm.testing import FunctionLLM
 from forage.search.bm25 import BM25Search
 from forage.search.testing import StaticSearch
-from forage.strategies.driver import run
-from forage.strategies.exemplars import ExemplarSet
+from forage.runtime.driver import run
+from forage.prompts.exemplars import ExemplarSet
 from forage.strategies.queries import clean_query, query_request, query_shots
 from forage.strategies.revision import Revision, revise_request
 

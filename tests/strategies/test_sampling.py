@@ -13,9 +13,9 @@ from forage.llm.base import Capabilities, LLMRequest, LLMResponse
 from forage.llm.testing import FunctionLLM, ScriptedLLM
 from forage.search.bm25 import BM25Search
 from forage.search.corpus import Corpus
-from forage.strategies.driver import run
-from forage.strategies.exemplars import ExemplarSet
-from forage.strategies.prompts import reader_request
+from forage.runtime.driver import run
+from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.common import reader_request
 from forage.strategies.sampling import (
     BestOfN,
     SelfConsistency,

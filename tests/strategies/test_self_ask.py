@@ -8,9 +8,9 @@ from lantern import EX, TOOL, Q  # the shared test corpus
 from forage.core.budget import Budget
 from forage.llm.testing import FunctionLLM, ScriptedLLM
 from forage.search.bm25 import BM25Search
-from forage.strategies.driver import run
-from forage.strategies.exemplars import ExemplarSet
-from forage.strategies.prompts import reader_request
+from forage.runtime.driver import run
+from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.common import reader_request
 from forage.strategies.self_ask import (
     FINAL,
     FOLLOW_UP,

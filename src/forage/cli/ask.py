@@ -15,7 +15,7 @@ from forage.core.budget import Budget, Ledger
 from forage.core.errors import ConfigError
 from forage.search.bm25 import BM25Search
 from forage.search.corpus import load_corpus
-from forage.strategies.driver import run
+from forage.runtime.driver import run
 from forage.strategies.rag import RAG
 
 console = Console()

@@ -2,7 +2,7 @@
 
 ``forage data stats FILE`` loads the file (``forage.data.loaders``), prints its counts, question
 types, hop distribution and pooled corpus size, and the recall@k of the gold supporting titles for
-each retriever over the pooled corpus (``forage.data.recall``). Only argument parsing and printing
+each retriever over the pooled corpus (``forage.eval.recall``). Only argument parsing and printing
 live here; errors are ``ForageError``s that ``forage.cli.app`` turns into one line.
 """
 
@@ -23,7 +23,7 @@ from forage.core.errors import ConfigError
 from forage.core.types import Document
 from forage.data.formats import FORMATS
 from forage.data.loaders import DEV_SIZE, Dataset, load, split
-from forage.data.recall import RecallReport, evaluate_recall, gold_coverage
+from forage.eval.recall import RecallReport, evaluate_recall, gold_coverage
 from forage.search.base import SearchTool
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 Writes ``dev.jsonl`` and ``test.jsonl`` (FlashRAG-style questions), ``corpus.jsonl`` (one document
 per entity) and ``world.json`` (settings, seed, counts). Only option parsing and file writing live
-here; generation is ``forage.data.world`` and the file contents ``forage.data.world_export``.
+here; generation is ``forage.data.world`` and the file contents ``forage.data.world.export``.
 Invalid options raise ``ConfigError``, which ``forage.cli.app`` prints as one line.
 """
 
@@ -16,7 +16,7 @@ from rich.console import Console
 
 from forage.core.errors import ConfigError
 from forage.data.world import WorldSettings, generate_world, parse_hops, parse_types
-from forage.data.world_export import write_world
+from forage.data.world.export import write_world
 
 console = Console()
 

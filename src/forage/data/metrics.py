@@ -8,24 +8,21 @@ matches the gold answer, else 0. For other questions ``acc`` is *cover match*: t
 answer appears in the normalised prediction as a whole-word span (FlashRAG's "acc").
 
 Not here: aggregating scores over a run, confidence intervals (``forage.eval``), retrieval recall
-(``forage.data.recall``).
+(``forage.eval.recall``).
 """
 
 from __future__ import annotations
 
-import re
-import string
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from forage.core.errors import DataError
+from forage.core.text import normalize_answer
 from forage.core.types import Question
 
 YES_NO = frozenset({"yes", "no"})
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 
 @dataclass(frozen=True)
@@ -35,13 +32,6 @@ class Score:
     em: float
     f1: float
     acc: float
-
-
-def normalize_answer(text: str) -> str:
-    """SQuAD normalisation: lowercase, no punctuation, no articles, single spaces."""
-    text = text.lower().translate(_PUNCTUATION)
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
 
 
 def _f1_tokens(prediction: list[str], gold: list[str]) -> float:

@@ -19,9 +19,9 @@ from forage.data.metrics import score
 from forage.llm.base import LLM
 from forage.llm.cache import CallCache
 from forage.search.base import SearchTool
-from forage.strategies.driver import run
-from forage.strategies.exemplars import ExemplarSet
-from forage.strategies.registry import StrategySpec
+from forage.runtime.driver import run
+from forage.prompts.exemplars import ExemplarSet
+from forage.runtime.registry import StrategySpec
 
 
 @dataclass

@@ -39,8 +39,8 @@ from forage.llm.base import LLM
 from forage.llm.cache import CallCache
 from forage.search.base import SearchTool
 from forage.search.bm25 import BM25Search
-from forage.strategies.exemplars import ExemplarSet
-from forage.strategies.registry import StrategySpec
+from forage.prompts.exemplars import ExemplarSet
+from forage.runtime.registry import StrategySpec
 
 logger = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 from forage.core.errors import BudgetExhausted
 from forage.llm.base import LLMRequest, Message
-from forage.strategies.base import Answer, Context, Generate, Steps
-from forage.strategies.exemplars import DevExample, ExemplarSet
-from forage.strategies.prompts import clean_answer
+from forage.runtime.base import Answer, Context, Generate, Steps
+from forage.prompts.exemplars import DevExample, ExemplarSet
+from forage.prompts.common import clean_answer
 
 DIRECT_INSTRUCTION = "Answer each question with a short phrase."
 COT_INSTRUCTION = (

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from forage.core.errors import BudgetExhausted
 from forage.core.types import Hit
 from forage.llm.base import LLMRequest, Message
-from forage.strategies.base import Answer, Context, Generate, Search, Steps
+from forage.runtime.base import Answer, Context, Generate, Search, Steps
 from forage.strategies.direct import ANSWER_MARKER, answer_after, cot_text
-from forage.strategies.exemplars import DevExample, ExemplarSet
-from forage.strategies.prompts import clean_answer, passage_text
+from forage.prompts.exemplars import DevExample, ExemplarSet
+from forage.prompts.common import clean_answer, passage_text
 
 INSTRUCTION = (
     "Answer the question using the passages. Reason one sentence at a time, then write "

@@ -12,8 +12,8 @@ Not here: running searches or deciding when to search.
 from __future__ import annotations
 
 from forage.llm.base import LLMRequest, Message
-from forage.strategies.exemplars import ExemplarSet
-from forage.strategies.prompts import STOP, clean_answer
+from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.common import STOP, clean_answer
 
 QUERY_INSTRUCTION = "Write the next search query needed to answer the question."
 NOTHING_KNOWN = "nothing yet"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from forage.core.errors import BudgetExhausted
-from forage.strategies.base import Answer, Context, Generate, Search, Steps
-from forage.strategies.exemplars import ExemplarSet
-from forage.strategies.prompts import clean_answer, reader_request
+from forage.runtime.base import Answer, Context, Generate, Search, Steps
+from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.common import clean_answer, reader_request
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from forage.core.errors import BudgetExhausted
 from forage.core.types import Hit
 from forage.llm.base import LLMRequest, Message
-from forage.strategies.base import Answer, Context, Generate, Search, Steps
-from forage.strategies.exemplars import DevExample, DevStep, ExemplarSet
-from forage.strategies.prompts import clean_answer, passage_text, reader_request
+from forage.runtime.base import Answer, Context, Generate, Search, Steps
+from forage.prompts.exemplars import DevExample, DevStep, ExemplarSet
+from forage.prompts.common import clean_answer, passage_text, reader_request
 
 log = logging.getLogger(__name__)
 

@@ -28,9 +28,9 @@ from forage.core.errors import BudgetExhausted, ConfigError
 from forage.core.trace import Task
 from forage.core.types import Hit
 from forage.llm.base import LLMRequest, Message
-from forage.strategies.base import Answer, Context, Generate, Search, Steps
-from forage.strategies.exemplars import ExemplarSet
-from forage.strategies.prompts import (
+from forage.runtime.base import Answer, Context, Generate, Search, Steps
+from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.common import (
     READER_INSTRUCTION,
     STOP,
     clean_answer,

@@ -34,11 +34,11 @@ from typing import Literal
 
 from forage.core.errors import BudgetExhausted, ConfigError
 from forage.core.types import Hit
-from forage.data.metrics import normalize_answer
+from forage.core.text import normalize_answer
 from forage.llm.base import Choice, LLMRequest
-from forage.strategies.base import Answer, Context, Generate, Parallel, Search, Steps
-from forage.strategies.exemplars import ExemplarSet
-from forage.strategies.prompts import STOP, clean_answer, passage_text, reader_request
+from forage.runtime.base import Answer, Context, Generate, Parallel, Search, Steps
+from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.common import STOP, clean_answer, passage_text, reader_request
 from forage.strategies.verifier import choice_yes_score, verify_request
 
 log = logging.getLogger(__name__)

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 
 from forage.core.errors import BudgetExhausted
 from forage.llm.base import LLMRequest, Message
-from forage.strategies.base import Answer, Context, Generate, Search, Steps
+from forage.runtime.base import Answer, Context, Generate, Search, Steps
 from forage.strategies.direct import answer_after
-from forage.strategies.exemplars import DevExample, ExemplarSet
-from forage.strategies.prompts import clean_answer, reader_request
+from forage.prompts.exemplars import DevExample, ExemplarSet
+from forage.prompts.common import clean_answer, reader_request
 
 NEEDED = "Are follow up questions needed here:"
 FOLLOW_UP = "Follow up:"

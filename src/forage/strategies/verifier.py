@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from forage.llm.base import Choice, LLMRequest, Message
-from forage.strategies.exemplars import ExemplarSet
-from forage.strategies.prompts import STOP
+from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.common import STOP
 
 VERIFY_INSTRUCTION = "Does the passage support the answer to the question? Reply Yes or No."
 

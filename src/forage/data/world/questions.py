@@ -14,8 +14,8 @@ Three types:
 Gold decompositions are single-fact sub-questions in canonical phrasing; ``#k`` stands for the
 answer of sub-question k. ``support`` lists (entity id, sentence index) pairs: for a bridge, one per
 hop, in the document of the entity the hop starts from. Dev and test questions start from (compare,
-answer with) disjoint sets of entities. Not here: phrasing tables (``world_text``), the file format
-(``world_export``).
+answer with) disjoint sets of entities. Not here: phrasing tables (``text``), the file format
+(``export``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from forage.core.errors import ConfigError
-from forage.data.world_text import (
+from forage.data.world.text import (
     COMPARE_ASKS,
     NOUNS,
     ask,
@@ -41,7 +41,7 @@ from forage.data.world_text import (
 )
 
 if TYPE_CHECKING:
-    from forage.data.world import Entity, World
+    from forage.data.world.model import Entity, World
 
 logger = logging.getLogger(__name__)
 

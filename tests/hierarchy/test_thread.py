@@ -15,9 +15,9 @@ import pytest
 from forage.core.budget import Budget
 from forage.core.types import Document
 from forage.search.testing import StaticSearch
-from forage.strategies.exemplars import ExemplarSet
-from forage.strategies.thread import Thread
-from forage.strategies.thread_format import (
+from forage.prompts.exemplars import ExemplarSet
+from forage.hierarchy.thread import Thread
+from forage.hierarchy.thread_format import (
     Line,
     Position,
     allowed_next,
@@ -26,7 +26,7 @@ from forage.strategies.thread_format import (
     render_preamble,
     result_text,
 )
-from forage.strategies.thread_stream import KVLineStream, ScriptedLineStream
+from forage.llm.line_stream import KVLineStream, ScriptedLineStream
 
 DOC = Document("d1", "Ivo Maren", "Ivo Maren was born in Selby Cove. He worked as a ferryman.")
 RESULT = result_text(DOC.title, DOC.text, max_words=60).strip()
@@ -348,7 +348,7 @@ def test_a_backend_that_cannot_edit_its_kv_cache_is_refused_with_a_clear_error()
     from forage.core.errors import ConfigError
     from forage.llm.testing import ScriptedLLM
     from forage.search.testing import StaticSearch
-    from forage.strategies.thread import Thread
+    from forage.hierarchy.thread import Thread
 
     with pytest.raises(ConfigError, match="KV cache"):
         asyncio.run(Thread().run_direct("q", llm=ScriptedLLM([]), tools=StaticSearch([]), budget=Budget(100)))

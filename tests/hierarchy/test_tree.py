@@ -12,9 +12,9 @@ from forage.llm.base import Capabilities, LLMRequest
 from forage.llm.testing import FunctionLLM
 from forage.search.bm25 import BM25Search
 from forage.search.corpus import Corpus
-from forage.strategies.base import Context, Generate, Parallel, Search
-from forage.strategies.driver import run
-from forage.strategies.tree import Tree
+from forage.runtime.base import Context, Generate, Parallel, Search
+from forage.runtime.driver import run
+from forage.hierarchy.tree import Tree
 
 DOCS = Corpus(
     [

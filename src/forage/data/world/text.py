@@ -7,7 +7,7 @@ entity into its document and records which sentence states which fact, so questi
 sentence ids. The ``paraphrase`` knob (0..1) is the chance of leaving the first, canonical phrasing.
 
 Not here: which entities and facts exist (``forage.data.world``), which questions are asked
-(``forage.data.world_questions``).
+(``forage.data.world.questions``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from forage.core.types import Document
 
 if TYPE_CHECKING:
-    from forage.data.world import Entity, World
+    from forage.data.world.model import Entity, World
 
 NOUNS: Mapping[str, str] = {
     "person": "person", "city": "city", "country": "country", "island": "island",

@@ -8,7 +8,7 @@ import pytest
 
 from forage.core.errors import ConfigError
 from forage.core.types import Document, Hit, Question
-from forage.data.recall import evaluate_recall, gold_coverage, recall_at_k
+from forage.eval.recall import evaluate_recall, gold_coverage, recall_at_k
 
 
 class ScriptedSearch:

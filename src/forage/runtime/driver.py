@@ -23,7 +23,7 @@ from forage.llm.base import LLM
 from forage.llm.cache import CallCache
 from forage.llm.metered import complete
 from forage.search.base import SearchTool, metered_search
-from forage.strategies.base import (
+from forage.runtime.base import (
     Answer,
     Context,
     DirectStrategy,

@@ -13,9 +13,9 @@ from forage.llm.base import LLMRequest
 from forage.llm.testing import ScriptedLLM
 from forage.search.bm25 import BM25Search
 from forage.search.corpus import Corpus
-from forage.strategies.base import Answer, Context, Generate, Parallel, Search
-from forage.strategies.driver import run
-from forage.strategies.exemplars import ExemplarSet, resolve_placeholders
+from forage.runtime.base import Answer, Context, Generate, Parallel, Search
+from forage.runtime.driver import run
+from forage.prompts.exemplars import ExemplarSet, resolve_placeholders
 from forage.strategies.rag import RAG
 
 DOCS = Corpus(

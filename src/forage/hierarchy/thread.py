@@ -35,7 +35,7 @@ cache. A run must have the model to itself (``EmbeddedLLM.token_stream`` is not 
 concurrent calls on the same model).
 
 Not here: the line format's pure rules (``thread_format``), the stream implementations
-(``thread_stream``). This is not a sans-I/O strategy (``steps``): a KV stream cannot be driven
+(``forage.llm.line_stream``). This is not a sans-I/O strategy (``steps``): a KV stream cannot be driven
 through ``Generate`` requests, so the class exposes ``run_direct`` (and ``run``) instead.
 """
 
@@ -54,10 +54,10 @@ from forage.core.trace import Action, Task
 from forage.core.types import Hit, Question
 from forage.llm.token_stream import TokenStream
 from forage.search.base import SearchTool, metered_search
-from forage.strategies.base import Answer
-from forage.strategies.exemplars import ExemplarSet
-from forage.strategies.prompts import clean_answer
-from forage.strategies.thread_format import (
+from forage.runtime.base import Answer
+from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.common import clean_answer
+from forage.hierarchy.thread_format import (
     NO_RESULT,
     PREFIX_TOKENS,
     Kind,
@@ -72,7 +72,7 @@ from forage.strategies.thread_format import (
     step_cost,
     wrap_up_cost,
 )
-from forage.strategies.thread_stream import KVLineStream, LineStream
+from forage.llm.line_stream import KVLineStream, LineStream
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections.abc import Generator, Sequence
 from typing import Any
 
 from forage.core.errors import BudgetExhausted
-from forage.strategies.base import Parallel, Step
+from forage.runtime.base import Parallel, Step
 
 StepGen = Generator[Step, Any, Any]
 

@@ -31,10 +31,10 @@ from typing import Any
 from forage.core.budget import Budget
 from forage.core.errors import BudgetExhausted
 from forage.core.trace import Task
-from forage.strategies.base import Answer, Context, Generate, Search, Step, Steps
-from forage.strategies.combinators import gather
-from forage.strategies.exemplars import ExemplarSet
-from forage.strategies.plan import (
+from forage.runtime.base import Answer, Context, Generate, Search, Step, Steps
+from forage.runtime.combinators import gather
+from forage.prompts.exemplars import ExemplarSet
+from forage.hierarchy.plan import (
     PlanStep,
     confidence,
     parse_json_plan,
@@ -44,8 +44,8 @@ from forage.strategies.plan import (
     resolve,
     share,
 )
-from forage.strategies.prompts import clean_answer
-from forage.strategies.tree_prompts import (
+from forage.prompts.common import clean_answer
+from forage.hierarchy.tree_prompts import (
     Memory,
     next_question_request,
     planner_request,

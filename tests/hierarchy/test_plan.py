@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from forage.strategies.plan import (
+from forage.hierarchy.plan import (
     PlanStep,
     answer_support,
     confidence,

@@ -4,13 +4,13 @@
 organisations (studios, universities, publishers, record labels, companies) and creative works
 (films, books, albums), links them with functional relations (born in, directed by, founded by,
 located in, married to, ...), gives them attributes (years, occupations, populations), renders one
-document per entity (``forage.data.world_text``) and asks questions with gold answers,
-decompositions and supporting sentences (``forage.data.world_questions``). Everything is fictional,
+document per entity (``forage.data.world.text``) and asks questions with gold answers,
+decompositions and supporting sentences (``forage.data.world.questions``). Everything is fictional,
 so no model can answer from memory. The same settings give the same world, byte for byte: all
 randomness comes from one ``random.Random(seed)`` passed down explicitly.
 
-Not here: phrasing (``world_text``), question construction (``world_questions``), file formats
-(``world_export``), writing files (the CLI).
+Not here: phrasing (``text``), question construction (``questions``), file formats
+(``export``), writing files (the CLI).
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from forage.core.errors import ConfigError
-from forage.data.world_names import NameForge
-from forage.data.world_questions import QUESTION_TYPES, WorldQuestion, generate_questions
-from forage.data.world_text import RenderedDoc, render_document
+from forage.data.world.model import Entity, World
+from forage.data.world.names import NameForge
+from forage.data.world.questions import QUESTION_TYPES, WorldQuestion, generate_questions
+from forage.data.world.text import RenderedDoc, render_document
 
 logger = logging.getLogger(__name__)
 
@@ -144,37 +145,6 @@ def parse_types(text: str) -> tuple[str, ...]:
     if not types:
         raise ConfigError("at least one question type is needed")
     return tuple(dict.fromkeys(types))
-
-
-@dataclass
-class Entity:
-    """One thing in the world. ``rels`` maps a relation to its object's id; ``attrs`` holds
-    attributes (``gender`` is used for pronouns only). Treated as read-only once generated."""
-
-    id: str
-    kind: str
-    name: str
-    attrs: dict[str, int | str] = field(default_factory=dict)
-    rels: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class World:
-    """A generated world: entities, their documents, and the questions of both splits."""
-
-    settings: WorldSettings
-    entities: tuple[Entity, ...]
-    by_id: Mapping[str, Entity]
-    subjects: Mapping[tuple[str, str], tuple[str, ...]]  # (relation, object id) -> subject ids
-    partners: Mapping[str, tuple[str, ...]]  # entity id -> ids of its confusable look-alikes
-    documents: Mapping[str, RenderedDoc] = field(default_factory=dict)
-    questions: tuple[WorldQuestion, ...] = ()
-
-    def split(self, name: str) -> tuple[WorldQuestion, ...]:
-        return tuple(q for q in self.questions if q.split == name)
-
-    def of_kind(self, *kinds: str) -> list[Entity]:
-        return [e for e in self.entities if e.kind in kinds]
 
 
 def generate_world(settings: WorldSettings) -> World:

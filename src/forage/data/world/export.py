@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from forage.data.world_questions import SPLITS, WorldQuestion
+from forage.data.world.questions import SPLITS, WorldQuestion
 
 if TYPE_CHECKING:
-    from forage.data.world import World
+    from forage.data.world.model import World
 
 FORMAT = "forage-world/1"
 

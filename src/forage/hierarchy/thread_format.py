@@ -1,6 +1,6 @@
 """The single-stream line format: what a line may say, which line may come next, exemplars, costs.
 
-The thread strategy (``forage.strategies.thread``) has the model write its task tree one line at a
+The thread strategy (``forage.hierarchy.thread``) has the model write its task tree one line at a
 time into one KV stream::
 
     Question: <the question>
@@ -17,7 +17,7 @@ which line kinds may follow (``allowed_next``), how a finished line is checked, 
 rendered (already pruned, or in full), and the cost arithmetic the runtime uses to keep enough
 budget for a forced answer.
 
-Not here: running a model or a search, the KV stream, the loop (``thread``, ``thread_stream``).
+Not here: running a model or a search, the KV stream, the loop (``thread``, ``forage.llm.line_stream``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from forage.core.budget import CostModel, Usage
-from forage.strategies.exemplars import DevExample
+from forage.prompts.exemplars import DevExample
 
 Kind = Literal["task", "search", "result", "conclusion", "answer"]
 GENERATED_KINDS: tuple[Kind, ...] = ("task", "search", "conclusion", "answer")

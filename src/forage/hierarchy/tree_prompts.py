@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from forage.llm.base import LLMRequest, Message
-from forage.strategies.exemplars import DevExample, ExemplarSet
+from forage.prompts.exemplars import DevExample, ExemplarSet
 
 PLAN_INSTRUCTION = (
     "Split each question into simple questions that one fact can answer. "

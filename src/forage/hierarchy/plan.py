@@ -15,8 +15,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from forage.data.metrics import normalize_answer
-from forage.strategies.exemplars import resolve_placeholders
+from forage.core.text import normalize_answer
+from forage.prompts.exemplars import resolve_placeholders
 
 _NUMBERED = re.compile(r"^\s*(\d+)\s*[.):]\s*(.+?)\s*$")
 _REF = re.compile(r"#(\d+)")

@@ -15,8 +15,8 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from forage.core.errors import ConfigError
-from forage.strategies.base import Strategy
-from forage.strategies.exemplars import ExemplarSet
+from forage.runtime.base import Strategy
+from forage.prompts.exemplars import ExemplarSet
 
 
 @dataclass(frozen=True)
@@ -53,17 +53,17 @@ BUILTINS: tuple[StrategySpec, ...] = (
                  "IRCoT: retrieve with each chain-of-thought sentence"),
     StrategySpec("self_ask", "forage.strategies.self_ask:SelfAsk", "max_follow_ups", (1, 2, 3, 4),
                  "Self-Ask with search: follow-up questions answered by search + reader"),
-    StrategySpec("tree", "forage.strategies.tree:Tree", "attempts", (1, 2, 3, 4),
+    StrategySpec("tree", "forage.hierarchy.tree:Tree", "attempts", (1, 2, 3, 4),
                  "hierarchical: plan sub-questions, execute each under its own budget, "
                  "forget finished branches, synthesise from conclusions"),
-    StrategySpec("tree_stepwise", "forage.strategies.tree:Tree", "attempts", (1, 2, 3, 4),
+    StrategySpec("tree_stepwise", "forage.hierarchy.tree:Tree", "attempts", (1, 2, 3, 4),
                  "hierarchical, planning one sub-question at a time from the conclusions so far",
                  options=(("planning", "stepwise"),)),
-    StrategySpec("tree_oracle", "forage.strategies.tree:Tree", "attempts", (1, 2, 3, 4),
+    StrategySpec("tree_oracle", "forage.hierarchy.tree:Tree", "attempts", (1, 2, 3, 4),
                  "ablation: the hierarchy executing the dataset's gold decomposition (isolates "
                  "executors and memory from planning; not a method for unseen questions)",
                  options=(("planning", "oracle"),)),
-    StrategySpec("thread", "forage.strategies.thread:Thread", "max_tasks", (2, 4, 6, 8),
+    StrategySpec("thread", "forage.hierarchy.thread:Thread", "max_tasks", (2, 4, 6, 8),
                  "single-stream (TIMRUN-style): the model writes the task tree in one KV stream; "
                  "finished tasks' searches and results are cut from the cache (embedded only)"),
     StrategySpec("self_consistency", "forage.strategies.sampling:SelfConsistency", "n", (1, 3, 5, 9),
