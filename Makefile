@@ -25,7 +25,7 @@ install-dev: $(VENV)/.stamp-dev
 # from the journal in .demo/bench (delete .demo to start over).
 demo: $(VENV)/.stamp-embedded
 	$(VENV)/bin/forage world --seed 1 --entities 200 --hops 2-4 --questions 60 --out .demo/world
-	$(VENV)/bin/forage bench --dataset .demo/world --dataset data/hotpotqa_dev_200.jsonl \
+	$(VENV)/bin/forage bench --dataset .demo/world --dataset data/hotpotqa_dev_distractor_500.jsonl \
 		--hops 2-4 --strategies tree,react,self_consistency --budgets 500,1500,4000 \
 		--limit 3 --out .demo/bench
 

@@ -51,7 +51,7 @@ def main() -> int:
     strategies = (",".join(sorted(registry.available())) if args.strategies == "all"
                   else args.strategies)
     argv = ["bench", "--dataset", str(world),
-            "--dataset", str(args.data / "hotpotqa_dev_200.jsonl"),
+            "--dataset", str(args.data / "hotpotqa_dev_distractor_500.jsonl"),
             "--dataset", str(args.data / "2wikimultihopqa_dev_200.jsonl"),
             "--split", "test", "--strategies", strategies, "--budgets", args.budgets,
             "--seeds", args.seeds, "--model", args.model, "--out", str(out / "sweep")]  # fmt: skip

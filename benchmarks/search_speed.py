@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -34,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from forage.core.types import Document
+from forage.data.loaders import load
 from forage.search.bm25 import BM25Search
 from forage.search.corpus import Corpus
 from forage.search.dense import DenseSearch, E5Embedder, embed_documents
@@ -44,13 +44,11 @@ DEFAULT_DATA = REPO / "data"
 
 
 def vocabulary(data_dir: Path, rng: np.random.Generator) -> tuple[list[str], str]:
-    """Words by descending frequency, from the benchmark data, or pseudo-words."""
+    """Words by descending frequency, from the benchmark data's paragraphs, or pseudo-words."""
     counts: Counter[str] = Counter()
     for path in sorted(data_dir.glob("*.jsonl")) if data_dir.is_dir() else []:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            context = json.loads(line)["metadata"]["context"]
-            for sentences in context.get("sentences") or context.get("content") or []:
-                counts.update(re.findall(r"[A-Za-z]+", " ".join(sentences)))
+        for document in load(path).corpus:
+            counts.update(re.findall(r"[A-Za-z]+", document.text))
     if counts:
         words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
         return words, f"{len(words)} real words from {data_dir}"

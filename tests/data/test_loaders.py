@@ -15,7 +15,7 @@ from forage.data.loaders import load, pool_corpus, slugify, split
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / "data"
-HOTPOT = SHARED / "hotpotqa_dev_200.jsonl"
+HOTPOT = SHARED / "hotpotqa_dev_distractor_500.jsonl"
 TWOWIKI = SHARED / "2wikimultihopqa_dev_200.jsonl"
 
 
@@ -96,6 +96,54 @@ def test_musique_keeps_distinct_paragraphs_under_one_title() -> None:
     ids = [d.id for d in data.corpus]
     assert ids == ["lionel-messi", "inter-miami-cf", "lionel-messi-2", "alpha", "beta", "gamma"]
     assert data.corpus[2].text == "Messi was born in Rosario, Argentina."
+
+
+def test_ircot_processed_format_is_detected_and_parsed() -> None:
+    data = load(FIXTURES / "ircot_small.jsonl")
+    assert data.format == "ircot"
+    first, second, third = data.questions
+    assert first.id == "5a8c7595554299585d9e36b6"
+    assert first.answers == ("Chief of Protocol",)
+    assert first.type is None and first.hops == 2
+    assert first.supporting_titles == ("Shirley Temple", "Kiss and Tell (1945 film)")
+    assert first.metadata["context_titles"][0] == "Meet Corliss Archer"
+    # numbers, dates and spans of every answer object are gold; pinned contexts come first
+    assert second.answers == ("4", "3 May 1970", "four")
+    assert (second.type, second.metadata["level"]) == ("compositional", "hard")
+    assert second.supporting_titles == ("Alpha (album)", "Beta")
+    assert third.answers == ("Delta", "Delta Smith") and third.supporting_titles == ()
+    assert third.hops is None
+
+
+def test_ircot_corpus_keeps_distinct_paragraphs_per_title_and_collapses_spaces() -> None:
+    data = load(FIXTURES / "ircot_small.jsonl")
+    texts = {d.id: d.text for d in data.corpus}
+    assert texts["beta"] == "Beta is a band of four, founded on 3 May 1970."
+    assert texts["beta-2"] == "Beta toured Japan in 1985."
+    # "Shirley Temple" comes with two questions, same text: one document
+    assert [d.title for d in data.corpus].count("Shirley Temple") == 1
+    assert texts["shirley-temple"] == (
+        "Shirley Temple Black was an American actress. She served as Chief of Protocol of the "
+        "United States."
+    )
+
+
+def test_ircot_malformed_records_are_reported_with_their_lines(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = FIXTURES / "ircot_malformed.jsonl"
+    with caplog.at_level(logging.WARNING):
+        data = load(path)
+    assert [q.id for q in data.questions] == ["q3", "ok2"]
+    assert [s.line for s in data.skipped] == [2, 3, 4, 5]
+    reasons = [s.reason for s in data.skipped]
+    assert reasons[0] == "not a valid ircot record: no gold answer"
+    assert reasons[1] == "not a valid ircot record: 'paragraph_text' must be a non-empty string"
+    assert reasons[2] == "not a valid ircot record: 'contexts' is_supporting must be true or false"
+    assert reasons[3].startswith("invalid JSON")
+    assert f"{path}:3: skipped" in caplog.text
+    with pytest.raises(DataError, match=r"ircot_malformed\.jsonl:2: not a valid ircot record"):
+        load(path, strict=True)
 
 
 def test_plain_qa_jsonl_accepts_answers_or_answer_and_makes_ids_from_lines() -> None:
@@ -233,10 +281,10 @@ def test_slugs_are_readable_and_collisions_get_a_hash_suffix() -> None:
 
 
 def test_split_takes_first_50_as_dev() -> None:
-    questions = load(HOTPOT).questions
+    questions = load(TWOWIKI).questions
     dev, test = split(questions)
     assert len(dev) == 50 and len(test) == 150
-    assert dev[0].id == "dev_0" and test[0].id == questions[50].id
+    assert dev[0].id == questions[0].id and test[0].id == questions[50].id
     with pytest.raises(DataError):
         split(questions, dev=-1)
 
@@ -245,20 +293,22 @@ def test_split_takes_first_50_as_dev() -> None:
 
 
 def test_shared_hotpotqa_file() -> None:
-    data = load(HOTPOT)
-    assert data.format == "flashrag"
-    assert len(data.questions) == 200 and data.skipped == ()
-    assert len(data.corpus) == 1987  # 2,000 paragraphs, 13 titles shared between questions
-    assert len({d.id for d in data.corpus}) == len({d.title for d in data.corpus}) == 1987
-    assert Counter(q.type for q in data.questions) == {"bridge": 166, "comparison": 34}
-    assert Counter(q.hops for q in data.questions) == {2: 200}
-    assert sum(q.answers[0] in ("yes", "no") for q in data.questions) == 17
-    first = data.questions[0]
-    assert first.text == "Were Scott Derrickson and Ed Wood of the same nationality?"
-    assert first.supporting_titles == ("Scott Derrickson", "Ed Wood")
-    # "Romeo + Juliet" and "Romeo × Juliet" slug alike; both keep distinct ids
-    romeo = [d.id for d in data.corpus if d.title.startswith("Romeo") and "Juliet" in d.title]
-    assert len(romeo) == len(set(romeo)) >= 2
+    data = load(HOTPOT, strict=True)
+    assert data.format == "ircot"
+    assert len(data.questions) == 500 and data.skipped == ()
+    # 4,931 paragraphs; titles shared between questions carry the same text, so one per title
+    assert len(data.corpus) == 4858
+    assert len({d.id for d in data.corpus}) == len({d.title for d in data.corpus}) == 4858
+    assert {q.type for q in data.questions} == {None}  # the file has no type field
+    assert Counter(q.hops for q in data.questions) == {2: 500}
+    titles = {d.title for d in data.corpus}
+    assert all(set(q.supporting_titles) <= titles for q in data.questions)  # distractor setting
+    assert sum(q.answers[0] in ("yes", "no") for q in data.questions[250:]) == 80
+    first, comparison = data.questions[0], data.questions[250]
+    assert first.answers == ("Chief of Protocol",)
+    assert first.supporting_titles == ("Shirley Temple", "Kiss and Tell (1945 film)")
+    assert comparison.text == "Were Scott Derrickson and Ed Wood of the same nationality?"
+    assert all("  " not in d.text for d in data.corpus)  # IRCoT's double spaces are collapsed
 
 
 def test_shared_2wiki_file_reads_content_spelling() -> None:

@@ -72,12 +72,12 @@ async def test_run_refuses_a_journal_of_another_model(small_world, tmp_path):
 def test_open_dataset_shared_file_split_and_corpus(tmp_path):
     from pathlib import Path
 
-    shared = Path(__file__).resolve().parents[2] / "data" / "hotpotqa_dev_200.jsonl"
+    shared = Path(__file__).resolve().parents[2] / "data" / "hotpotqa_dev_distractor_500.jsonl"
     ds = open_dataset(shared, limit=5)
     assert len(ds.dev) == 50 and len(ds.questions) == 5
     assert ds.questions[0].id not in {q.id for q in ds.dev}
-    assert len(ds.corpus) > 1000  # pooled over all 200 questions
-    assert len(open_dataset(shared, split_name="all").questions) == 200
+    assert len(ds.corpus) > 4000  # pooled over all 500 questions
+    assert len(open_dataset(shared, split_name="all").questions) == 500
     with pytest.raises(ConfigError, match="unknown dataset"):
         open_dataset(tmp_path / "missing.jsonl")
     with pytest.raises(ConfigError, match="unknown split"):

@@ -17,6 +17,13 @@ Formats (the names are the keys of ``FORMATS``):
 - ``musique``: the official JSONL of ``{id, question, answer, answer_aliases, paragraphs [{idx, title,
   paragraph_text, is_supporting}], question_decomposition [{id, question, answer,
   paragraph_support_idx}]}``.
+- ``ircot``: the processed JSONL that IRCoT and Adaptive-RAG publish for HotpotQA, 2Wiki, MuSiQue
+  and IIRC: ``{question_id, question_text, answers_objects [{number, date {day, month, year},
+  spans[]}], contexts [{id or idx, title, paragraph_text, is_supporting}]}``, optionally ``type``,
+  ``level`` and ``pinned_contexts`` (same shape as ``contexts``). Gold answers are every span (and
+  any non-empty number or date) of every answer object; supporting titles are the contexts marked
+  ``is_supporting``. Facts about one file (which lines are dev, which type a line has when the file
+  does not say) belong to the dataset registry (``forage.eval.datasets``), not here.
 - ``qa``: plain JSONL of ``{question, answers}`` (or ``answer``), ``id`` and ``type`` optional.
 """
 
@@ -341,6 +348,77 @@ def _parse_musique(record: Mapping[str, Any], line: int) -> Parsed:
     return Parsed(question, tuple(paragraphs))
 
 
+# -- IRCoT / Adaptive-RAG processed JSONL --------------------------------------------------------
+
+
+def _detect_ircot(record: Mapping[str, Any]) -> bool:
+    return "question_text" in record and ("answers_objects" in record or "contexts" in record)
+
+
+def _ircot_answers(value: object) -> list[str]:
+    """Every span, number and date of a list of DROP-style answer objects."""
+    if not isinstance(value, list) or not all(isinstance(a, dict) for a in value):
+        raise MalformedRecord("'answers_objects' must be a list of objects")
+    golden: list[str] = []
+    for obj in value:
+        golden.extend(_str_list(obj.get("spans", []), "'answers_objects' spans"))
+        number = obj.get("number")
+        if number not in (None, ""):
+            if not isinstance(number, str | int | float) or isinstance(number, bool):
+                raise MalformedRecord("'answers_objects' number must be a string or a number")
+            golden.append(str(number))
+        date = obj.get("date")
+        if date not in (None, ""):
+            if not isinstance(date, dict):
+                raise MalformedRecord("'answers_objects' date must be an object")
+            parts = [str(date.get(k, "")).strip() for k in ("day", "month", "year")]
+            golden.append(" ".join(p for p in parts if p))
+    return golden
+
+
+def _ircot_contexts(record: Mapping[str, Any], key: str) -> tuple[list[Paragraph], list[str]]:
+    """The paragraphs under ``key`` and the titles of those marked ``is_supporting``."""
+    raw = record.get(key, [])
+    if not isinstance(raw, list):
+        raise MalformedRecord(f"'{key}' must be a list")
+    paragraphs: list[Paragraph] = []
+    supporting: list[str] = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise MalformedRecord(f"'{key}' items must be objects")
+        title, text = _str(item, "title"), _str(item, "paragraph_text")
+        flag = item.get("is_supporting", False)
+        if not isinstance(flag, bool):
+            raise MalformedRecord(f"'{key}' is_supporting must be true or false")
+        paragraphs.append(Paragraph(title, " ".join(text.split())))
+        if flag:
+            supporting.append(title)
+    return paragraphs, supporting
+
+
+def _parse_ircot(record: Mapping[str, Any], line: int) -> Parsed:
+    if "answers_objects" not in record:
+        raise MalformedRecord("'answers_objects' is missing")
+    golden = _ircot_answers(record["answers_objects"])
+    pinned, pinned_supporting = _ircot_contexts(record, "pinned_contexts")
+    paragraphs, supporting = _ircot_contexts(record, "contexts")
+    paragraphs = pinned + paragraphs
+    titles = _unique(pinned_supporting + supporting)
+    metadata: dict[str, object] = {"context_titles": tuple(p.title for p in paragraphs)}
+    if record.get("level") is not None:
+        metadata["level"] = record["level"]
+    question = Question(
+        id=_id(record, "question_id", line),
+        text=_str(record, "question_text"),
+        answers=_answers(golden),
+        type=_optional_str(record, "type"),
+        hops=_hops_from_titles(titles),
+        supporting_titles=titles,
+        metadata=metadata,
+    )
+    return Parsed(question, tuple(paragraphs))
+
+
 # -- plain question/answer JSONL -----------------------------------------------------------------
 
 
@@ -368,6 +446,7 @@ FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
         Format("flashrag", _detect_flashrag, _parse_flashrag),
+        Format("ircot", _detect_ircot, _parse_ircot, distinct_paragraphs_per_title=True),
         Format("musique", _detect_musique, _parse_musique, distinct_paragraphs_per_title=True),
         Format("2wiki", _detect_2wiki, _parse_2wiki),
         Format("hotpotqa", _detect_hotpotqa, _parse_hotpotqa),
