@@ -20,7 +20,7 @@ from pathlib import Path
 from forage.cli.app import main as forage_main
 from forage.data.world import WorldSettings, generate_world
 from forage.data.world.export import write_world
-from forage.strategies import registry
+from forage.runtime import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT / "data"

@@ -15,7 +15,7 @@ from forage.core.errors import ConfigError, DataError
 from forage.core.types import Hit
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "fixtures"
-HOTPOT = Path(__file__).resolve().parents[2] / "data" / "hotpotqa_dev_200.jsonl"
+HOTPOT = Path(__file__).resolve().parents[2] / "data" / "hotpotqa_dev_distractor_500.jsonl"
 
 
 def make_app() -> typer.Typer:
@@ -91,7 +91,10 @@ def test_stats_hybrid_fuses_the_bm25_and_dense_it_already_built(
 
     monkeypatch.setitem(data_cli.RETRIEVERS, "bm25", builder(FirstTitles))
     monkeypatch.setitem(data_cli.RETRIEVERS, "dense", builder(ReversedTitles))
-    code, out, exc = run(str(FIXTURES / "2wiki_official.json"), "--k", "1,4")
+    code, out, exc = run(
+        str(FIXTURES / "2wiki_official.json"), "--k", "1,4",
+        "-r", "bm25", "-r", "dense", "-r", "hybrid",
+    )
     assert (code, exc) == (0, None)
     assert built == ["in-order", "reversed"]
     assert row(out, "in-order") == ["2", "0.250", "0.625"]
@@ -102,16 +105,39 @@ def test_stats_hybrid_fuses_the_bm25_and_dense_it_already_built(
     assert row(out, "hybrid") == ["2", "0.250", "0.750"]
 
 
-def test_stats_with_bm25_on_the_shared_hotpotqa_file() -> None:
-    code, out, exc = run(str(HOTPOT), "--limit", "20", "--k", "2,10", "-r", "bm25")
+def test_stats_measures_only_bm25_unless_dense_is_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[str] = []
+
+    def builder(name: str):  # type: ignore[no-untyped-def]
+        def build(r: data_cli.Retrievers) -> FirstTitles:
+            built.append(name)
+            return FirstTitles(r)
+
+        return build
+
+    for name in ("bm25", "dense", "hybrid"):
+        monkeypatch.setitem(data_cli.RETRIEVERS, name, builder(name))
+    code, out, exc = run(str(FIXTURES / "2wiki_official.json"), "--k", "1")
     assert (code, exc) == (0, None)
-    assert row(out, "questions") == ["20"]
-    assert row(out, "dev / test (first 50 = dev)") == ["20 / 0"]
+    assert built == ["bm25"]
+    assert "hybrid" not in out
+
+
+def test_stats_on_the_shared_hotpotqa_file_uses_its_split_and_types() -> None:
+    code, out, exc = run(str(HOTPOT), "--limit", "260", "--k", "2,10")
+    assert (code, exc) == (0, None)
+    assert row(out, "questions") == ["260"]
+    # every 10th line from line 0 is dev: 0, 10, ..., 250
+    assert row(out, "dev / test (every 10th from 0 = dev)") == ["26 / 234"]
+    assert row(out, "bridge") == ["250"]  # the file has no type field; the registry knows
+    assert row(out, "comparison") == ["10"]
+    assert row(out, "gold titles in corpus (recall ceiling)") == ["1.000"]
     bm25 = row(out, "bm25")
-    assert bm25[0] == "20"
+    assert bm25[0] == "260"
     r2, r10 = float(bm25[1]), float(bm25[2])
-    ceiling = float(row(out, "gold titles in corpus (recall ceiling)")[0])
-    assert 0.0 < r2 <= r10 <= ceiling <= 1.0
+    assert 0.0 < r2 <= r10 <= 1.0
 
 
 def test_stats_on_a_missing_file_fails_with_a_data_error(tmp_path: Path) -> None:

@@ -108,7 +108,7 @@ def test_ircot_processed_format_is_detected_and_parsed() -> None:
     assert first.supporting_titles == ("Shirley Temple", "Kiss and Tell (1945 film)")
     assert first.metadata["context_titles"][0] == "Meet Corliss Archer"
     # numbers, dates and spans of every answer object are gold; pinned contexts come first
-    assert second.answers == ("4", "3 May 1970", "four")
+    assert second.answers == ("4", "four", "3 May 1970")
     assert (second.type, second.metadata["level"]) == ("compositional", "hard")
     assert second.supporting_titles == ("Alpha (album)", "Beta")
     assert third.answers == ("Delta", "Delta Smith") and third.supporting_titles == ()

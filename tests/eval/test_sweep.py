@@ -13,7 +13,7 @@ from forage.eval.journal import Journal
 from forage.eval.sweep import Sweep, check_budgets, knob_for, min_budget
 from forage.llm.cache import CallCache
 from forage.llm.testing import FunctionLLM
-from forage.strategies import registry
+from forage.runtime import registry
 
 RAG = registry.get("rag")
 

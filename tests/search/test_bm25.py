@@ -75,9 +75,9 @@ def count_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     real = bm25.build_index
 
-    def counting(texts, settings, stemmer):  # type: ignore[no-untyped-def]
+    def counting(texts, settings, stemmer, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(len(texts))
-        return real(texts, settings, stemmer)
+        return real(texts, settings, stemmer, **kwargs)
 
     monkeypatch.setattr(bm25, "build_index", counting)
     return calls

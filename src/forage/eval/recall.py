@@ -2,7 +2,8 @@
 
 ``recall_at_k`` is the pure arithmetic for one question: the fraction of its distinct gold titles
 among the titles of the top ``k`` hits. ``evaluate_recall`` runs one search per question (asking
-for the largest k once) and averages recall@k over the questions that have gold titles.
+for the largest k once) and averages recall@k over the questions that have gold titles, reporting
+``progress(done, total)`` after each question when given a callback.
 
 Searches here are *not* metered: this measures a retriever, it spends no strategy's budget. Not here:
 building indexes (``forage.search``), answer metrics (``forage.data.metrics``).
@@ -11,7 +12,7 @@ building indexes (``forage.search``), answer metrics (``forage.data.metrics``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from forage.core.errors import ConfigError
@@ -46,20 +47,25 @@ def mean(values: Iterable[float]) -> float:
 
 
 def evaluate_recall(
-    tool: SearchTool, questions: Iterable[Question], ks: Sequence[int]
+    tool: SearchTool,
+    questions: Iterable[Question],
+    ks: Sequence[int],
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RecallReport:
     """Mean recall@k of ``tool`` for each k in ``ks``, over questions with supporting titles."""
     if not ks or min(ks) < 1:
         raise ConfigError(f"recall needs k values of at least 1, got {list(ks)}")
     depth = max(ks)
     per_k: dict[int, list[float]] = {k: [] for k in ks}
-    for question in questions:
-        if not question.supporting_titles:
-            continue
+    gold = [q for q in questions if q.supporting_titles]
+    for done, question in enumerate(gold, start=1):
         hits: Sequence[Hit] = tool.search(question.text, depth)
         titles = [h.document.title for h in sorted(hits, key=lambda h: h.rank)]
         for k in ks:
             per_k[k].append(recall_at_k(titles, question.supporting_titles, k))
+        if progress is not None:
+            progress(done, len(gold))
     counted = len(per_k[ks[0]])
     if counted == 0:
         logger.warning("no question has gold supporting titles; recall is undefined")

@@ -7,6 +7,8 @@ share no term with the query are never returned, so a search may return fewer th
 
 With ``index_dir``, the index is saved there with a manifest (corpus fingerprint, settings, format)
 and later reloaded instead of rebuilt when the manifest matches; a mismatch rebuilds and overwrites.
+A build reports its progress (documents tokenised) to an optional ``progress(done, total)``
+callback and to the log (``forage.search.progress``).
 
 Not here: budgets (``base.metered_search``), fusion with other tools (``hybrid``).
 """
@@ -26,11 +28,13 @@ from forage.core.errors import ConfigError
 from forage.core.types import Hit
 from forage.search.corpus import Corpus
 from forage.search.manifest import FORMAT_VERSION, read_manifest, remove_manifest, write_manifest
+from forage.search.progress import Progress, ProgressReport
 from forage.search.ranking import check_k, hits_from_scores
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "bm25-manifest.json"
+TOKENIZE_CHUNK = 2000  # documents tokenised between two progress reports
 INDEX_SUBDIR = "bm25"
 METHODS = ("robertson", "lucene", "atire", "bm25l", "bm25+")
 
@@ -90,11 +94,23 @@ def tokenize(
 
 
 def build_index(
-    texts: list[str], settings: BM25Settings, stemmer: Callable[[list[str]], list[str]] | None
+    texts: list[str],
+    settings: BM25Settings,
+    stemmer: Callable[[list[str]], list[str]] | None,
+    *,
+    progress: Progress | None = None,
 ) -> bm25s.BM25:
-    """A fresh bm25s index over ``texts`` (position i = document i)."""
+    """A fresh bm25s index over ``texts`` (position i = document i). Tokenising is most of the
+    work; it runs in chunks, reporting ``progress(done, total)`` after each."""
+    report = ProgressReport("BM25 index", len(texts), progress)
+    tokens: list[list[str]] = []
+    for start in range(0, len(texts), TOKENIZE_CHUNK):
+        tokens.extend(tokenize(texts[start : start + TOKENIZE_CHUNK], settings, stemmer))
+        if len(tokens) < len(texts):
+            report.advance(len(tokens))
     retriever = bm25s.BM25(k1=settings.k1, b=settings.b, method=settings.method)
-    retriever.index(tokenize(texts, settings, stemmer), show_progress=False)
+    retriever.index(tokens, show_progress=False)
+    report.advance(len(texts))
     return retriever
 
 
@@ -102,7 +118,7 @@ class BM25Search:
     """BM25 over a corpus. ``search`` returns up to ``k`` hits with a positive score, best first.
 
     ``built`` tells whether this instance built its index (``True``) or loaded it from
-    ``index_dir`` (``False``).
+    ``index_dir`` (``False``). ``progress(done, total)`` is called while a build runs.
     """
 
     def __init__(
@@ -112,6 +128,7 @@ class BM25Search:
         settings: BM25Settings | None = None,
         index_dir: str | Path | None = None,
         name: str = "bm25",
+        progress: Progress | None = None,
     ) -> None:
         self.corpus = corpus
         self.settings = settings or BM25Settings()
@@ -121,7 +138,9 @@ class BM25Search:
         self.built = False
         loaded = self._load() if self.index_dir is not None else None
         if loaded is None:
-            loaded = build_index([d.content for d in corpus], self.settings, self._stemmer)
+            loaded = build_index(
+                [d.content for d in corpus], self.settings, self._stemmer, progress=progress
+            )
             self.built = True
             logger.info("built BM25 index over %d documents", len(corpus))
             if self.index_dir is not None:
