@@ -66,8 +66,7 @@ def test_same_seed_and_settings_give_byte_identical_files(files: dict[str, str])
 def test_output_does_not_depend_on_the_interpreter_hash_seed(files: dict[str, str]) -> None:
     code = (
         "import hashlib, json; from forage.data.world import WorldSettings, generate_world; "
-        "from forage.data.world.build import RELATIONS
-from forage.data.world.export import world_files; "
+        "from forage.data.world.export import world_files; "
         "f = world_files(generate_world(WorldSettings(seed=7, entities=300, questions=150, "
         "hops=(1, 8), confusability=0.6))); "
         "print(hashlib.sha256(json.dumps(f, sort_keys=True).encode()).hexdigest())"
