@@ -23,7 +23,7 @@ from forage.eval.runner import evaluate
 from forage.llm.embedded import EmbeddedLLM
 from forage.search.bm25 import BM25Search
 from forage.search.corpus import load_corpus
-from forage.strategies import registry
+from forage.runtime import registry
 from forage.prompts.exemplars import ExemplarSet
 
 

@@ -20,7 +20,7 @@ from forage.eval.sweep import Sweep
 from forage.llm.base import LLMRequest
 from forage.llm.cache import CallCache
 from forage.llm.testing import FunctionLLM
-from forage.strategies import registry
+from forage.runtime import registry
 
 
 def prompt_hash(text: str) -> str:

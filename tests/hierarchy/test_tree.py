@@ -193,7 +193,7 @@ def test_stepwise_planning_conditions_each_step_on_the_conclusions_so_far():
 
 
 def test_registry_builds_the_stepwise_variant():
-    from forage.strategies import registry
+    from forage.runtime import registry
 
     strategy = registry.get("tree_stepwise").build(2)
     assert strategy.planning == "stepwise" and strategy.attempts == 2

@@ -165,7 +165,7 @@ async def test_a_strategy_that_drives_the_model_itself_gets_backend_tools_and_bu
 def test_thread_runs_through_the_driver_on_the_embedded_model(gemma, small_world):
     import asyncio
 
-    from forage.strategies import registry
+    from forage.runtime import registry
 
     strategy = registry.get("thread").build(2)
     budget = Budget(4000)

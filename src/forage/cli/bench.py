@@ -30,7 +30,7 @@ from forage.eval.runner import Result
 from forage.eval.sweep import Cell, Sweep, SweepRun, check_budgets
 from forage.llm.cache import CallCache
 from forage.llm.models import resolve_model
-from forage.strategies import registry
+from forage.runtime import registry
 
 # Tables are wide: outside a terminal (logs, CI, make demo piped) do not squeeze them into 80.
 console = Console(width=None if sys.stdout.isatty() else 150)
