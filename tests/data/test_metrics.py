@@ -10,10 +10,11 @@ from forage.core.errors import DataError
 from forage.core.types import Question
 from forage.data.metrics import (
     Score,
-    cover_match,
+    comparison_candidates,
     exact_match,
     normalize_answer,
     score,
+    strict_cover_match,
     token_f1,
     yes_no,
 )
@@ -67,8 +68,9 @@ def test_best_alias_wins() -> None:
 
 
 def test_cover_match_needs_whole_words() -> None:
-    assert cover_match("It was Paris, in France", ["paris"]) == 1.0
-    assert cover_match("Parisian", ["Paris"]) == 0.0
+    assert strict_cover_match("It was Paris, in France", ["paris"]) == 0.0  # 5 tokens for 1
+    assert strict_cover_match("It was Paris", ["paris"]) == 1.0
+    assert strict_cover_match("Parisian", ["Paris"]) == 0.0
 
 
 def test_score_of_ordinary_question() -> None:
@@ -80,19 +82,20 @@ def test_score_of_ordinary_question() -> None:
 
 
 @pytest.mark.parametrize(
-    ("prediction", "gold", "hit"),
+    ("prediction", "gold", "em", "acc"),
     [
-        ("yes", "yes", 1.0),
-        ("Yes, both were American.", "yes", 1.0),
-        ("no", "yes", 0.0),
-        ("No.", "no", 1.0),
-        ("not really", "no", 0.0),  # 'not' is not 'no'
-        ("They were both American, so yes", "yes", 0.0),  # must start with it
-        ("", "no", 0.0),
+        ("yes", "yes", 1.0, 1.0),
+        ("Yes, both were American.", "yes", 0.0, 1.0),  # HotpotQA's EM/F1: exactly "yes"
+        ("no", "yes", 0.0, 0.0),
+        ("No.", "no", 1.0, 1.0),
+        ("not really", "no", 0.0, 0.0),  # 'not' is not 'no'
+        ("They were both American, so yes", "yes", 0.0, 0.0),  # acc: must start with it
+        ("", "no", 0.0, 0.0),
     ],
 )
-def test_yes_no_questions_are_accuracy(prediction: str, gold: str, hit: float) -> None:
-    assert score(prediction, q(gold)) == Score(hit, hit, hit)
+def test_yes_no_questions(prediction: str, gold: str, em: float, acc: float) -> None:
+    # HotpotQA's F1 is 0 when either side is yes/no and they differ, so F1 equals EM here.
+    assert score(prediction, q(gold)) == Score(em, em, acc)
 
 
 def test_yes_no_word() -> None:
@@ -141,3 +144,58 @@ def test_f1_and_exact_match_are_symmetric(a: str, b: str) -> None:
 def test_score_fields_are_in_unit_interval(prediction: str, golds: list[str]) -> None:
     s = score(prediction, q(*golds))
     assert all(0.0 <= v <= 1.0 for v in (s.em, s.f1, s.acc))
+
+
+# -- hedging cannot score (issue 10, item 2) ----------------------------------------------------
+
+COMPARISON = Question(
+    id="cmp", text="Who was born first, Demano Zanu or Sitan Nillo?", answers=("Demano Zanu",)
+)
+
+
+def test_naming_both_candidates_of_a_comparison_scores_nothing() -> None:
+    s = score("Demano Zanu or Sitan Nillo", COMPARISON)
+    assert s == Score(em=0.0, f1=s.f1, acc=0.0)
+    assert s.f1 < 1.0
+    # Short names, so that the length rule alone would let it through (3 tokens for 1): the
+    # candidate rule is what rejects it.
+    short = Question(id="s", text="Who is older, Ann or Bo?", answers=("Ann",))
+    assert score("Ann or Bo", short).acc == 0.0
+    assert score("Bo or Ann", short).acc == 0.0
+    assert score("Ann", short) == Score(1.0, 1.0, 1.0)
+    assert score("It is Ann.", short).acc == 1.0
+
+
+def test_comparison_candidates_come_from_the_question_text() -> None:
+    assert comparison_candidates(COMPARISON.text) == ("Demano Zanu", "Sitan Nillo")
+    # HotpotQA's own phrasing, without a comma: the capitalised run before "or".
+    assert comparison_candidates(
+        "Which magazine was started first Arthur's Magazine or First for Women?"
+    ) == ("Arthur's Magazine", "First for Women")
+    assert comparison_candidates("Which country, Canada or Mexico, is larger?") == (
+        "Canada", "Mexico")
+    assert comparison_candidates("When was Papiltur Ruk founded?") == ()
+
+
+def test_a_prediction_much_longer_than_the_gold_answer_is_not_accurate() -> None:
+    # A ReAct run that answered with a copied sub-question used to score acc 1.0.
+    question = Question(id="b", text="Which company founded the label that signed Olo Fen?",
+                        answers=("Papiltur Ruk",))
+    s = score("When was Papiltur Ruk founded?", question)
+    assert s == Score(em=0.0, f1=s.f1, acc=0.0)
+    assert score("It was Papiltur Ruk.", question).acc == 1.0  # a short sentence still counts
+
+
+def test_strict_cover_match_hand_cases() -> None:
+    assert strict_cover_match("the answer is 1987", ["1987"]) == 1.0  # 3 tokens for 1: allowed
+    assert strict_cover_match("it was founded in 1987", ["1987"]) == 0.0  # 5 tokens for 1
+    assert strict_cover_match("Parisian", ["Paris"]) == 0.0
+    assert strict_cover_match("Paris, Texas", ["Paris"], others=["Texas"]) == 0.0
+    # an 'other' that is the gold answer itself (or part of it) does not count against it
+    assert strict_cover_match("New York", ["New York"], others=["York"]) == 1.0
+
+
+@pytest.mark.parametrize(("prediction", "hit"), [("Yes or no", 0.0), ("yes, not no", 0.0),
+                                                 ("Yes, both.", 1.0)])
+def test_hedged_yes_no_is_not_accurate(prediction: str, hit: float) -> None:
+    assert score(prediction, q("yes")).acc == hit

@@ -1,11 +1,19 @@
-"""Answer metrics: exact match, token F1 and accuracy against a question's gold answers.
+"""Answer metrics: exact match, token F1 and a strict accuracy against a question's gold answers.
 
 Answers are compared after the standard SQuAD normalisation (lowercase, punctuation removed, the
 articles a/an/the removed, whitespace collapsed), taking the best score over all gold aliases.
-A yes/no question (a gold answer that normalises to "yes" or "no") is scored as accuracy: a
-prediction whose first word is "yes" or "no" counts as that word, and em = f1 = acc = 1 when it
-matches the gold answer, else 0. For other questions ``acc`` is *cover match*: the normalised gold
-answer appears in the normalised prediction as a whole-word span (FlashRAG's "acc").
+
+- ``em`` and ``f1`` are HotpotQA's official answer metrics (``hotpot_evaluate_v1.py``): the
+  normalised prediction equals a normalised gold answer; token F1, which is 0 when either side is
+  "yes", "no" or "noanswer" and the two differ. Neither can be satisfied by hedging ("A or B" is
+  not "A"); ``em`` is the headline score of curves and efficiency figures.
+- ``acc`` is a *strict* cover match, for readers that answer in a short sentence: a gold answer
+  appears in the prediction as a whole-word span, **and** the prediction is not much longer than
+  it (at most ``max(2 * g, g + 2)`` tokens for a ``g``-token gold answer), **and** it does not
+  also name another candidate of a comparison question (the alternatives joined by "or" in the
+  question's own text: "Who was born first, A or B?"). For a yes/no question (a gold answer that
+  normalises to "yes" or "no") ``acc`` reads the prediction's first word, and a prediction that
+  contains both words is not accurate.
 
 Not here: aggregating scores over a run, confidence intervals (``forage.eval``), retrieval recall
 (``forage.eval.recall``).
@@ -13,6 +21,7 @@ Not here: aggregating scores over a run, confidence intervals (``forage.eval``),
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,7 +31,7 @@ from forage.core.text import normalize_answer
 from forage.core.types import Question
 
 YES_NO = frozenset({"yes", "no"})
-
+_SPECIAL = frozenset({"yes", "no", "noanswer"})  # HotpotQA's F1 special case
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,12 @@ def _f1_tokens(prediction: list[str], gold: list[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def _f1_one(pred: str, gold: str) -> float:
+    if (pred in _SPECIAL or gold in _SPECIAL) and pred != gold:
+        return 0.0
+    return _f1_tokens(pred.split(), gold.split())
+
+
 def exact_match(prediction: str, golds: Iterable[str]) -> float:
     """1.0 if the normalised prediction equals any normalised gold answer, else 0.0."""
     pred = normalize_answer(prediction)
@@ -52,18 +67,76 @@ def exact_match(prediction: str, golds: Iterable[str]) -> float:
 
 
 def token_f1(prediction: str, golds: Iterable[str]) -> float:
-    """The best token-level F1 between the normalised prediction and any gold answer."""
-    pred = normalize_answer(prediction).split()
-    return max((_f1_tokens(pred, normalize_answer(g).split()) for g in golds), default=0.0)
+    """The best HotpotQA token F1 between the normalised prediction and any gold answer."""
+    pred = normalize_answer(prediction)
+    return max((_f1_one(pred, normalize_answer(g)) for g in golds), default=0.0)
 
 
-def cover_match(prediction: str, golds: Iterable[str]) -> float:
-    """1.0 if some normalised gold answer is a whole-word span of the normalised prediction."""
-    pred = f" {normalize_answer(prediction)} "
+def _span(needle: str, haystack: str) -> bool:
+    """Whether normalised ``needle`` is a whole-word span of normalised ``haystack``."""
+    return bool(needle) and f" {needle} " in f" {haystack} "
+
+
+def max_answer_tokens(gold_tokens: int) -> int:
+    """The longest prediction (in normalised tokens) ``acc`` accepts for a gold answer."""
+    return max(2 * gold_tokens, gold_tokens + 2)
+
+
+def strict_cover_match(prediction: str, golds: Iterable[str], others: Iterable[str] = ()) -> float:
+    """1.0 if some gold answer is a whole-word span of the prediction, the prediction has at most
+    ``max_answer_tokens`` tokens for that answer, and no ``others`` (competing candidates that
+    are not themselves part of a gold answer) appears in it; else 0.0."""
+    pred = normalize_answer(prediction)
+    n_pred = len(pred.split())
+    gold_norm = [g for g in map(normalize_answer, golds) if g]
+    rivals = [o for o in map(normalize_answer, others)
+              if o and not any(_span(o, g) or _span(g, o) for g in gold_norm)]  # fmt: skip
+    if any(_span(o, pred) for o in rivals):
+        return 0.0
     return max(
-        (float(bool(g.strip()) and f" {g} " in pred) for g in map(normalize_answer, golds)),
+        (float(_span(g, pred) and n_pred <= max_answer_tokens(len(g.split()))) for g in gold_norm),
         default=0.0,
     )
+
+
+# "A or B": the right side runs to the next clause mark; the left side starts after the last
+# clause mark, or (without one) is the run of capitalised words just before "or".
+_OR = re.compile(r"\s+or\s+", re.IGNORECASE)
+_CLAUSE = re.compile(r"[,;:?!.]")
+_SMALL = frozenset({"of", "the", "for", "and", "de", "von", "van", "in", "on", "a", "an", "&"})
+
+
+def _left_candidate(left: str) -> str:
+    parts = _CLAUSE.split(left)
+    if len(parts) > 1:
+        return parts[-1].strip()
+    words = left.split()
+    run: list[str] = []
+    for i in range(len(words) - 1, 0, -1):  # never the question's first word
+        w = words[i]
+        if w[:1].isupper() or w[:1].isdigit():
+            run.insert(0, w)
+        elif w.lower() in _SMALL and run:
+            run.insert(0, w)
+        else:
+            break
+    while run and run[0].lower() in _SMALL:
+        run.pop(0)
+    return " ".join(run) if run else (words[-1] if words else "")
+
+
+def comparison_candidates(question: str) -> tuple[str, ...]:
+    """The two alternatives a question offers with "or" ("Who was born first, A or B?" -> (A, B)),
+    read from its text; () when it offers none."""
+    found = list(_OR.finditer(question))
+    if not found:
+        return ()
+    m = found[-1]
+    right = _CLAUSE.split(question[m.end():])[0].strip()
+    left = _left_candidate(question[: m.start()])
+    if not left or not right:
+        return ()
+    return (left, right)
 
 
 def yes_no(prediction: str) -> str | None:
@@ -81,12 +154,13 @@ def score(prediction: str, question: Question) -> Score:
     """Score ``prediction`` against ``question``'s gold answers (see the module docstring)."""
     if not question.answers:
         raise DataError(f"question {question.id!r} has no gold answers to score against")
+    em = exact_match(prediction, question.answers)
+    f1 = token_f1(prediction, question.answers)
     if is_yes_no(question):
         golds = {normalize_answer(a) for a in question.answers}
-        hit = float(yes_no(prediction) in golds)
-        return Score(em=hit, f1=hit, acc=hit)
-    return Score(
-        em=exact_match(prediction, question.answers),
-        f1=token_f1(prediction, question.answers),
-        acc=cover_match(prediction, question.answers),
-    )
+        words = set(normalize_answer(prediction).split())
+        acc = float(yes_no(prediction) in golds and not YES_NO <= words)
+    else:
+        acc = strict_cover_match(prediction, question.answers,
+                                 others=comparison_candidates(question.text))
+    return Score(em=em, f1=f1, acc=acc)
