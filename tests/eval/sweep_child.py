@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from forage.eval.datasets import open_dataset
-from forage.eval.journal import Journal
+from forage.eval.journal import BackendIdentity, Journal
 from forage.eval.sweep import Sweep
 from forage.llm.base import LLMRequest
 from forage.llm.cache import CallCache
@@ -45,7 +45,7 @@ def main() -> None:
 
     llm = FunctionLLM(reply, model_id="fn")
     sweep = build_sweep(world)
-    journal = Journal.open(out / "journal.sqlite", sweep.config(llm.model_id))
+    journal = Journal.open(out / "journal.sqlite", sweep.config(BackendIdentity.of(llm)))
     cache = CallCache(out / "cache.sqlite", "record")
     asyncio.run(sweep.run(llm=llm, journal=journal, cache=cache))
     journal.close()

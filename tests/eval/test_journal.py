@@ -8,15 +8,26 @@ import sqlite3
 import pytest
 
 from forage.core.errors import ConfigError
-from forage.eval.journal import MIGRATIONS, Journal, SweepConfig, cell_key, file_digest
+from forage.eval.journal import (
+    MIGRATIONS,
+    BackendIdentity,
+    Journal,
+    SweepConfig,
+    cell_key,
+    file_digest,
+)
 
 from .helpers import result, task
+
+
+EMBEDDED = BackendIdentity("embedded", "smollm2", "completion", "sha256:aa")
 
 
 def config(**changes) -> SweepConfig:
     base = dict(
         datasets={"d": "abc"}, strategies={"rag": ("k", (1, 2))}, budgets=(500.0, 2000.0),
-        seeds=(0,), model="smollm2", exemplars={"n_reader": 2}, cost_model={"search_call": 50.0},
+        seeds=(0,), backend=EMBEDDED, exemplars={"n_reader": 2},
+        cost_model={"search_call": 50.0}, forage="0.1.0",
     )  # fmt: skip
     base.update(changes)
     return SweepConfig(**base)
@@ -48,7 +59,17 @@ def test_migrations_are_named_applied_once_in_order(tmp_path):
     [
         ({"budgets": (500.0, 4000.0)}, "budgets"),
         ({"datasets": {"d": "changed"}}, "datasets.d file changed"),
-        ({"model": "gemma3-270m"}, "model"),
+        ({"backend": BackendIdentity("embedded", "gemma3-270m", "completion", "sha256:bb")},
+         "backend.model"),
+        # The same model name served by a server with chat prompts is another backend.
+        ({"backend": BackendIdentity("openai-compatible", "smollm2", "chat", "served:smollm2")},
+         'backend.kind "embedded" -> "openai-compatible"'),
+        ({"backend": BackendIdentity("embedded", "smollm2", "chat", "sha256:aa")},
+         'backend.profile "completion" -> "chat"'),
+        ({"backend": BackendIdentity("embedded", "smollm2", "completion", "sha256:cc")},
+         "backend.weights"),
+        ({"cost_model": {"search_call": 10.0}}, "cost_model.search_call 50.0 -> 10.0"),
+        ({"forage": "0.2.0"}, 'forage "0.1.0" -> "0.2.0"'),
         ({"strategies": {"rag": ("k", (1, 2)), "react": ("iterations", (1,))}}, "strategies.react added"),
         ({"seeds": (0, 1)}, "seeds"),
         ({"exemplars": {"n_reader": 3}}, "exemplars.n_reader"),

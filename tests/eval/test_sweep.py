@@ -9,13 +9,14 @@ import pytest
 
 from forage.core.errors import ConfigError
 from forage.eval.datasets import open_dataset, parse_hops, select
-from forage.eval.journal import Journal
-from forage.eval.sweep import Sweep, check_budgets, knob_for, min_budget
+from forage.eval.journal import BackendIdentity, Journal
+from forage.eval.sweep import Sweep, check_budgets, check_seeds, knob_for, min_budget
 from forage.llm.cache import CallCache
 from forage.llm.testing import FunctionLLM
 from forage.runtime import registry
 
 RAG = registry.get("rag")
+FN = BackendIdentity.of(FunctionLLM(lambda r: ""))  # what any FunctionLLM declares
 
 
 def test_knob_follows_the_ladder_and_clamps():
@@ -49,14 +50,14 @@ async def test_cells_record_budget_level_and_knob_and_rerun_replays(small_world,
         (0, 500.0, 1), (0, 500.0, 1), (1, 3000.0, 2), (1, 3000.0, 2)]
     llm = FunctionLLM(lambda r: "Paris")
     cache = CallCache(tmp_path / "cache.sqlite")
-    with Journal.open(tmp_path / "a.sqlite", sweep.config("function")) as j:
+    with Journal.open(tmp_path / "a.sqlite", sweep.config(BackendIdentity.of(llm))) as j:
         first = (await sweep.run(llm=llm, journal=j, cache=cache)).results
     assert [(r.budget_level, r.knob, r.budget) for r in first] == [
         (c.level, c.knob, c.budget) for c in cells]
     assert all(r.compute <= r.budget for r in first)
     calls = len(llm.requests)
     assert calls == 4
-    with Journal.open(tmp_path / "b.sqlite", sweep.config("function")) as j:
+    with Journal.open(tmp_path / "b.sqlite", sweep.config(BackendIdentity.of(llm))) as j:
         second = (await sweep.run(llm=llm, journal=j, cache=cache)).results
     assert len(llm.requests) == calls  # all replayed from the cache
     assert [(r.prediction, r.compute) for r in second] == [(r.prediction, r.compute) for r in first]
@@ -64,9 +65,31 @@ async def test_cells_record_budget_level_and_knob_and_rerun_replays(small_world,
 
 async def test_run_refuses_a_journal_of_another_model(small_world, tmp_path):
     sweep = Sweep([open_dataset(small_world.path, limit=1)], [RAG], (500.0,), (0,))
-    with Journal.open(tmp_path / "j.sqlite", sweep.config("other-model")) as j:
-        with pytest.raises(ConfigError):
+    other = dataclasses.replace(FN, model="other-model")
+    with Journal.open(tmp_path / "j.sqlite", sweep.config(other)) as j:
+        with pytest.raises(ConfigError, match="'other-model'"):
             await sweep.run(llm=FunctionLLM(lambda r: "x"), journal=j)
+
+
+async def test_run_refuses_a_journal_of_the_same_model_with_other_prompts(small_world, tmp_path):
+    # A journal built by a completion-profile backend, continued by a backend that serves a
+    # model of the same name with chat prompts (the --base-url case).
+    sweep = Sweep([open_dataset(small_world.path, limit=1)], [RAG], (500.0,), (0,))
+    completion = dataclasses.replace(FN, profile="completion")
+    chat = FunctionLLM(lambda r: "x")
+    assert chat.capabilities.prompt_profile == "chat"
+    with Journal.open(tmp_path / "j.sqlite", sweep.config(completion)) as j:
+        with pytest.raises(ConfigError, match="completion prompts, not 'function' with chat"):
+            await sweep.run(llm=chat, journal=j)
+        assert len(j) == 0
+
+
+def test_repeated_seeds_are_refused(small_world):
+    with pytest.raises(ConfigError, match="seeds repeat: 0"):
+        Sweep([open_dataset(small_world.path, limit=1)], [RAG], (500.0,), (0, 0))
+    with pytest.raises(ConfigError, match="seeds repeat: 1"):
+        check_seeds([1, 2, 1])
+    assert check_seeds([2, 0]) == (2, 0)
 
 
 def test_open_dataset_shared_file_split_and_corpus(tmp_path):
@@ -100,7 +123,7 @@ async def test_a_failing_cell_is_listed_not_journaled_and_the_rest_run(small_wor
             raise RuntimeError("strategy bug")
         return "Paris"
 
-    with Journal.open(tmp_path / "j.sqlite", sweep.config("function")) as j:
+    with Journal.open(tmp_path / "j.sqlite", sweep.config(FN)) as j:
         run = await sweep.run(llm=FunctionLLM(reply), journal=j)
         assert [r.question_id for r in run.results] == [ds.questions[0].id, ds.questions[2].id]
         assert [f.cell.question.id for f in run.failures] == [ds.questions[1].id]
@@ -120,6 +143,6 @@ async def test_an_unreachable_server_ends_the_sweep(small_world, tmp_path):
     def down(request):
         raise ConnectError("cannot reach the server")
 
-    with Journal.open(tmp_path / "j.sqlite", sweep.config("function")) as j:
+    with Journal.open(tmp_path / "j.sqlite", sweep.config(FN)) as j:
         with pytest.raises(ConnectError):
             await sweep.run(llm=FunctionLLM(down), journal=j)

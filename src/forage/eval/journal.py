@@ -3,8 +3,10 @@
 A row is written and committed the moment its cell finishes, so a sweep killed at any point loses
 at most the cell that was running. The journal stores the configuration of the sweep that created
 it (``SweepConfig``: a hash of each dataset file, the strategies with their knob ladders, the
-budgets, seeds, model, cost model and exemplar settings); opening it with a different
-configuration raises ``ConfigError`` instead of mixing results of two sweeps.
+budgets, seeds, the backend (``BackendIdentity``: its kind, the model, the prompt profile and the
+weights' sha256 or the server's reported model), the cost model, the exemplar settings and
+forage's version); opening it with a different configuration raises ``ConfigError`` naming what
+changed, instead of mixing results of two sweeps.
 
 The schema evolves through named, append-only migrations (the style of simonw/llm's
 ``migrations.py``): each is applied once, in order, and recorded in ``_migrations``. Never edit or
@@ -16,6 +18,7 @@ Not here: running cells (``forage.eval.sweep``), aggregating them (``forage.eval
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import logging
 import sqlite3
@@ -26,10 +29,44 @@ from typing import Any
 
 from forage.core.errors import ConfigError
 from forage.eval.runner import Result
+from forage.llm.base import LLM
 
 logger = logging.getLogger(__name__)
 
 # -- configuration -----------------------------------------------------------------------------
+
+
+def forage_version() -> str:
+    """The installed forage's version ("unknown" when it runs from a source tree only)."""
+    try:
+        return importlib.metadata.version("forage")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class BackendIdentity:
+    """Which model answered, and how: two backends serving a model of the same name are not the
+    same backend (completion vs chat prompts, other weights, another server).
+
+    ``kind``: "embedded", "openai-compatible", or a test double's class name; ``model``: the
+    backend's model id; ``profile``: the prompt profile it declares (``completion``/``chat``);
+    ``weights``: the sha256 of the embedded model file, or the model the server reported.
+    """
+
+    kind: str
+    model: str
+    profile: str
+    weights: str = ""
+
+    @classmethod
+    def of(cls, llm: LLM, *, kind: str | None = None, weights: str = "") -> BackendIdentity:
+        return cls(kind or type(llm).__name__, llm.model_id, llm.capabilities.prompt_profile,
+                   weights)
+
+    def matches(self, llm: LLM) -> bool:
+        """Whether ``llm`` declares this identity's model and prompt profile."""
+        return (llm.model_id, llm.capabilities.prompt_profile) == (self.model, self.profile)
 
 
 @dataclass(frozen=True)
@@ -45,9 +82,10 @@ class SweepConfig:
     strategies: Mapping[str, tuple[str, tuple[int, ...]]]
     budgets: tuple[float, ...]
     seeds: tuple[int, ...]
-    model: str
+    backend: BackendIdentity
     exemplars: Mapping[str, Any] = field(default_factory=dict)
     cost_model: Mapping[str, float] = field(default_factory=dict)
+    forage: str = field(default_factory=forage_version)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

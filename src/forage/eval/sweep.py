@@ -33,7 +33,7 @@ from forage.core.budget import CostModel
 from forage.core.errors import ConfigError, ModelLoadError, ServerError
 from forage.core.types import Question
 from forage.eval.datasets import SweepDataset
-from forage.eval.journal import CellKey, Journal, SweepConfig, cell_key
+from forage.eval.journal import BackendIdentity, CellKey, Journal, SweepConfig, cell_key
 from forage.eval.runner import Result, evaluate
 from forage.llm.base import LLM
 from forage.llm.cache import CallCache
@@ -74,6 +74,17 @@ def check_budgets(budgets: Sequence[float], cost_model: CostModel | None = None)
     if len(set(budgets)) != len(budgets):
         raise ConfigError(f"budgets repeat: {', '.join(f'{b:g}' for b in budgets)}")
     return tuple(sorted(float(b) for b in budgets))
+
+
+def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
+    """The seeds as given; ``ConfigError`` for none or a repeated one (a repeated seed would count
+    one result twice: a larger n and a too-narrow interval)."""
+    if not seeds:
+        raise ConfigError("give at least one seed")
+    repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
+    if repeated:
+        raise ConfigError(f"seeds repeat: {', '.join(map(str, repeated))} (each seed is run once)")
+    return tuple(int(s) for s in seeds)
 
 
 def check_importable(spec: StrategySpec) -> None:
@@ -143,8 +154,7 @@ class Sweep:
         self.budgets = check_budgets(self.budgets, self.cost_model)
         if not self.specs:
             raise ConfigError("give at least one strategy")
-        if not self.seeds:
-            raise ConfigError("give at least one seed")
+        self.seeds = check_seeds(self.seeds)
         names = [d.name for d in self.datasets]
         if len(set(names)) != len(names):
             raise ConfigError(f"two datasets share a name: {', '.join(names)}")
@@ -153,13 +163,14 @@ class Sweep:
         for spec in self.specs:
             check_importable(spec)
 
-    def config(self, model: str) -> SweepConfig:
+    def config(self, backend: BackendIdentity) -> SweepConfig:
+        """The sweep's identity, as the journal stores it, for runs on ``backend``."""
         return SweepConfig(
             datasets={d.name: d.digest for d in self.datasets},
             strategies={s.name: (s.knob, tuple(s.ladder)) for s in self.specs},
             budgets=self.budgets,
             seeds=tuple(self.seeds),
-            model=model,
+            backend=backend,
             exemplars=asdict(self.exemplars),
             cost_model=asdict(self.cost_model),
         )
@@ -200,8 +211,15 @@ class Sweep:
         on. Errors that every later cell would hit too (``ABORT``: bad configuration, an
         unreachable server, unloadable weights) end the sweep.
         """
-        if journal.config.digest() != self.config(llm.model_id).digest():
+        stored = journal.config
+        if stored.digest() != self.config(stored.backend).digest():
             raise ConfigError("the journal was opened for another sweep configuration")
+        if not stored.backend.matches(llm):
+            raise ConfigError(
+                f"the journal was opened for model {stored.backend.model!r} with "
+                f"{stored.backend.profile} prompts, not {llm.model_id!r} with "
+                f"{llm.capabilities.prompt_profile} prompts"
+            )
         done = {cell_key(r): r for r in journal.results()}
         by_name = {d.name: d for d in self.datasets}
         tool_cache: dict[str, SearchTool] = dict(tools or {})
@@ -254,6 +272,7 @@ __all__ = [
     "MIN_PROMPT_TOKENS",
     "Sweep",
     "check_budgets",
+    "check_seeds",
     "knob_for",
     "min_budget",
 ]
