@@ -69,6 +69,8 @@ def test_bench_end_to_end_with_smollm2_then_resume_then_refuse(small_world, tmp_
         (["--budgets", "10,500"], 2, "below the cheapest possible run"),
         (["--budgets", "500,lots"], 2, "'lots' is not a number"),
         (["--split", "train"], 2, "unknown split 'train'"),
+        (["--seeds", "0,0"], 2, "seeds repeat: 0"),
+        (["--hierarchical", "nope"], 2, "unknown --hierarchical strategy 'nope'"),
         (["--base-url", "http://127.0.0.1:9"], 1, "cannot reach the model server"),
         (["--model", "/tmp/forage-missing.gguf"], 1, "not found"),
         (["--dataset", "/nonexistent/data.jsonl"], 2, "unknown dataset"),

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from forage.eval.metrics import (
+    Gain,
+    MatchFigure,
     Point,
     auc_log_compute,
     bootstrap_ci,
@@ -147,11 +149,17 @@ def test_efficiency_reports_na_without_the_hierarchical_strategy():
     rs = [result(qid=q, strategy="rag", budget=b, acc=a, compute=c)
           for q in ("a", "b") for b, a, c in ((500.0, 0.0, 100.0), (2000.0, 1.0, 300.0))]
     stats = [cell_stats([r for r in rs if r.budget == b], n_boot=50) for b in (500.0, 2000.0)]
-    eff = efficiency(stats, rs, hierarchical="tree", n_boot=50)["datasets"]["d"]
-    assert eff["compute_to_match"] == "n/a" and eff["gain_at_equal_compute"] == "n/a"
-    assert eff["auc"]["rag"] == pytest.approx(0.5)
-    eff = efficiency(stats, rs, hierarchical="rag", n_boot=50)["datasets"]["d"]
-    assert eff["compute_to_match"] == "n/a"  # no flat strategy to match
+    eff = efficiency(stats, rs, hierarchical="tree", n_boot=50).datasets["d"]
+    assert eff.compute_to_match is None and eff.gains is None
+    assert eff.not_applicable == "tree was not in the sweep"
+    assert eff.auc["rag"] == pytest.approx(0.5)
+    eff = efficiency(stats, rs, hierarchical="rag", n_boot=50).datasets["d"]
+    assert eff.compute_to_match is None  # no flat strategy to match
+    assert eff.not_applicable == "no flat strategy in the sweep"
+    # The JSON edge: null and a reason, never a string standing in for a number.
+    d = eff.to_dict()
+    assert d["compute_to_match"] is None and d["gain_at_equal_compute"] is None
+    assert d["not_applicable"] == "no flat strategy in the sweep"
 
 
 def test_compute_to_match_ci_uses_every_question_when_cells_differ():
@@ -167,6 +175,36 @@ def test_efficiency_compute_to_match_is_na_when_no_flat_strategy_scores():
     rs = [result(qid=q, strategy=s, budget=500.0, acc=0.0, compute=c)
           for q in ("a", "b") for s, c in (("rag", 100.0), ("tree", 300.0))]
     stats = [cell_stats([r for r in rs if r.strategy == s], n_boot=20) for s in ("rag", "tree")]
-    eff = efficiency(stats, rs, hierarchical="tree", n_boot=20)["datasets"]["d"]
-    assert eff["compute_to_match"].startswith("n/a")
-    assert eff["auc"] == {"rag": None, "tree": None}  # single points: no range
+    eff = efficiency(stats, rs, hierarchical="tree", n_boot=20).datasets["d"]
+    assert eff.compute_to_match is None and eff.not_applicable == "no flat strategy scored above 0"
+    assert eff.auc == {"rag": None, "tree": None}  # single points: no range
+
+
+def test_efficiency_is_typed_and_its_json_keeps_the_numbers():
+    rs = [result(qid=q, strategy=s, budget=b, acc=a, compute=c)
+          for q in ("a", "b", "c")
+          for s, b, a, c in (("rag", 500.0, 0.0, 100.0), ("rag", 2000.0, 1.0, 400.0),
+                             ("tree", 500.0, 1.0, 200.0))]
+    stats = [cell_stats([r for r in rs if (r.strategy, r.budget) == k], n_boot=20)
+             for k in (("rag", 500.0), ("rag", 2000.0), ("tree", 500.0))]
+    eff = efficiency(stats, rs, hierarchical="tree", n_boot=50).datasets["d"]
+    ctm = eff.compute_to_match
+    assert isinstance(ctm, MatchFigure) and ctm.reached and ctm.ratio == pytest.approx(0.5)
+    assert ctm.ratio_ci == (0.5, 0.5) and ctm.reached_share == 1.0
+    assert isinstance(eff.gains["rag"], Gain)
+    d = eff.to_dict()
+    assert d["compute_to_match"]["ratio"] == pytest.approx(0.5)
+    assert d["compute_to_match"]["ratio_ci"] == [0.5, 0.5]
+    assert d["gain_at_equal_compute"]["rag"]["mean"] == eff.gains["rag"].mean
+
+
+def test_no_confidence_interval_from_a_single_value():
+    assert all(math.isnan(v) for v in bootstrap_ci([1.0], n_boot=50))
+    s = cell_stats([result(acc=1.0)], n_boot=50)
+    assert all(math.isnan(v) for v in s.em_ci)
+    # compute-to-match over one question: a point estimate, no interval
+    rs = [result(qid="a", strategy="rag", acc=1.0, compute=200.0),
+          result(qid="a", strategy="tree", acc=1.0, compute=100.0)]
+    stats = [cell_stats([r], n_boot=20) for r in rs]
+    ctm = efficiency(stats, rs, hierarchical="tree", n_boot=20).datasets["d"].compute_to_match
+    assert ctm is not None and ctm.ratio == pytest.approx(0.5) and ctm.ratio_ci is None

@@ -23,11 +23,11 @@ from rich.table import Table
 from forage.cli.backends import api_model_option, base_url_option, make_llm, model_option
 from forage.core.errors import ConfigError, ConnectError, ForageError
 from forage.eval.datasets import SPLITS, open_dataset, parse_hops
-from forage.eval.journal import Journal
-from forage.eval.metrics import CellStats
-from forage.eval.report import write_report
+from forage.eval.journal import BackendIdentity, Journal, file_digest
+from forage.eval.metrics import CellStats, Efficiency
+from forage.eval.report import AUC_NOTE, ci_text, describe, write_report
 from forage.eval.runner import Result
-from forage.eval.sweep import Cell, Sweep, SweepRun, check_budgets
+from forage.eval.sweep import Cell, Sweep, SweepRun, check_budgets, check_seeds
 from forage.llm.cache import CallCache
 from forage.llm.models import resolve_model
 from forage.runtime import registry
@@ -61,8 +61,9 @@ def _numbers(text: str, what: str, kind: type) -> list:  # type: ignore[type-arg
     return out
 
 
-def probe_server(base_url: str, timeout: float = 3.0) -> None:
-    """``GET {base_url}/models``; ``ConnectError`` (one line) when the server cannot be reached."""
+def probe_server(base_url: str, timeout: float = 3.0) -> list[str]:
+    """``GET {base_url}/models``: the model ids the server reports (sorted; [] when it does not
+    say). ``ConnectError`` (one line) when the server cannot be reached."""
     url = base_url.rstrip("/")
     url = (url if url.endswith("/v1") else url + "/v1") + "/models"
     try:
@@ -73,10 +74,24 @@ def probe_server(base_url: str, timeout: float = 3.0) -> None:
     if r.status_code >= 500:
         raise ConnectError(f"the model server at {base_url} answered {r.status_code} to GET {url}",
                            status=r.status_code)
+    try:
+        data = r.json().get("data", [])
+        return sorted(str(m["id"]) for m in data if isinstance(m, dict) and "id" in m)
+    except (ValueError, AttributeError, TypeError):
+        return []
 
 
-def cells_table(cells: list[CellStats]) -> Table:
-    table = Table(title="results (acc with bootstrap 95% CI)")
+def backend_identity(llm, base_url: str | None, reported: list[str]) -> BackendIdentity:  # type: ignore[no-untyped-def]
+    """What the journal records about the backend: for the embedded runtime the sha256 of the
+    weights file; for a server the model it reports (the one asked for, if it is listed)."""
+    if base_url:
+        weights = llm.model_id if llm.model_id in reported else ",".join(reported)
+        return BackendIdentity.of(llm, kind="openai-compatible", weights=f"served:{weights}")
+    return BackendIdentity.of(llm, kind="embedded", weights=f"sha256:{file_digest(llm.path)}")
+
+
+def cells_table(cells: list[CellStats], metric: str) -> Table:
+    table = Table(title=f"results ({metric} with bootstrap 95% CI; EM/F1 as HotpotQA's)")
     for col in ("dataset", "strategy", "budget", "knob", "n", "EM", "F1", "acc", "95% CI",
                 "compute", "prompt tok", "compl tok", "searches", "s/q"):
         table.add_column(col, justify="left" if col in ("dataset", "strategy") else "right")
@@ -84,41 +99,21 @@ def cells_table(cells: list[CellStats]) -> Table:
         m = c.counters_mean
         table.add_row(
             c.dataset, c.strategy, f"{c.budget:g}", str(c.knob), str(c.n), f"{c.em:.3f}",
-            f"{c.f1:.3f}", f"{c.acc:.3f}", f"[{c.acc_ci[0]:.2f}, {c.acc_ci[1]:.2f}]",
+            f"{c.f1:.3f}", f"{c.acc:.3f}", ci_text(getattr(c, f"{metric}_ci"), c.n),
             f"{c.compute_mean:.1f}", f"{m['prompt_tokens']:.0f}", f"{m['completion_tokens']:.1f}",
             f"{m['search_calls']:.2f}", f"{c.seconds_mean:.2f}",
         )  # fmt: skip
     return table
 
 
-def efficiency_table(eff: dict) -> Table:  # type: ignore[type-arg]
-    hier = eff["hierarchical"]
-    table = Table(title=f"efficiency ({eff['metric']}; hierarchical strategy: {hier})")
-    table.caption = "AUC: mean score over the shared log-compute range (* own range: no overlap)"
+def efficiency_table(eff: Efficiency) -> Table:
+    table = Table(title=f"efficiency ({eff.metric}; hierarchical strategy: {eff.hierarchical})")
+    table.caption = AUC_NOTE
     for col in ("dataset", "compute-to-match", "95% CI", "gain at equal compute", "AUC"):
         table.add_column(col, justify="left" if col == "dataset" else "right")
-    for name, e in eff["datasets"].items():
-        ctm = e["compute_to_match"]
-        if not isinstance(ctm, dict):
-            ratio, ci = str(ctm), "n/a"
-        elif not ctm["reached"]:
-            ratio, ci = "not reached", "n/a"
-        else:
-            lo, hi = ctm["ratio_ci"] or (None, None)
-            ratio = f"{ctm['ratio']:.2f}x of {ctm['flat_strategy']}@{ctm['flat_budget']:g}"
-            ci = f"[{'n/a' if lo is None else f'{lo:.2f}'}, {'inf' if hi is None else f'{hi:.2f}'}]"
-        gains = e["gain_at_equal_compute"]
-        gain = "n/a" if not isinstance(gains, dict) else ", ".join(
-            f"{k} {v['mean']:+.3f}" if v["mean"] is not None else f"{k} n/a"
-            for k, v in gains.items()
-        ) or "n/a"
-        own = e.get("auc_own", {})
-        auc = ", ".join(
-            f"{k} {v:.3f}" if v is not None
-            else (f"{k} {own[k]:.3f}*" if own.get(k) is not None else f"{k} n/a")
-            for k, v in e["auc"].items()
-        )
-        table.add_row(name, ratio, ci, gain, auc)
+    for name, entry in eff.datasets.items():
+        t = describe(entry)
+        table.add_row(name, t.compute_to_match, t.ci, t.gain, t.auc)
     return table
 
 
@@ -142,7 +137,10 @@ def bench(
     api_model: str = api_model_option(),
     hierarchical: Annotated[str, typer.Option(
         help="The strategy compute-to-match and gain are computed for.")] = "tree",
-    metric: Annotated[str, typer.Option(help="Score of the curves: acc, em or f1.")] = "acc",
+    metric: Annotated[str, typer.Option(
+        help="Score of the curves and efficiency figures: em (HotpotQA exact match, the default), "
+             "f1 (HotpotQA token F1) or acc (strict cover match: the gold answer inside a short "
+             "prediction that names no other candidate).")] = "em",
     n_ctx: Annotated[int, typer.Option(help="Context window of the embedded model.")] = 4096,
     out: Annotated[Path, typer.Option(
         "--out", help="Folder for journal.sqlite, cache.sqlite, results.json, PNGs, report.html. "
@@ -156,7 +154,10 @@ def bench(
         if name not in available:
             raise ConfigError(f"unknown strategy {name!r}: choose from {', '.join(sorted(available))}")
     budget_list = check_budgets(_numbers(budgets, "budgets", float))
-    seed_list = _numbers(seeds, "seeds", int)
+    seed_list = list(check_seeds(_numbers(seeds, "seeds", int)))
+    if hierarchical not in available:
+        raise ConfigError(f"unknown --hierarchical strategy {hierarchical!r}: choose from "
+                          f"{', '.join(sorted(available))}")
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}: choose from {', '.join(SPLITS)}")
     if metric not in ("acc", "em", "f1"):
@@ -166,24 +167,24 @@ def bench(
     if not dataset:
         raise ConfigError("give at least one --dataset")
     hop_range = parse_hops(hops)
+    reported: list[str] = []
     if base_url:
-        probe_server(base_url)
-        model_id = api_model
+        reported = probe_server(base_url)
     else:
-        model_id, _ = resolve_model(model)
+        resolve_model(model)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
     with console.status("loading datasets…", spinner="dots"):
         datasets = [open_dataset(p, split_name=split, limit=limit, hops=hop_range,
                                  dev_size=dev_size) for p in dataset]
     sweep = Sweep(datasets, [available[n] for n in names], tuple(budget_list), tuple(seed_list))
-    journal = Journal.open(out / "journal.sqlite", sweep.config(model_id))
+    with console.status("loading the model…", spinner="dots"):
+        llm = make_llm(model, base_url, api_model, n_ctx=n_ctx)
+        identity = backend_identity(llm, base_url, reported)
+    model_id = llm.model_id
+    journal = Journal.open(out / "journal.sqlite", sweep.config(identity))
     cache = CallCache(out / "cache.sqlite", "record")
     try:
-        with console.status("loading the model…", spinner="dots"):
-            llm = make_llm(model, base_url, api_model, n_ctx=n_ctx)
-        if llm.model_id != model_id:  # the config was keyed by the id we predicted
-            raise ConfigError(f"model id {llm.model_id!r} differs from {model_id!r}")
         outcome = _run(sweep, llm, journal, cache)
         results = outcome.results
     finally:
@@ -191,16 +192,20 @@ def bench(
         journal.close()
     meta = {
         "date": dt.datetime.now().isoformat(timespec="seconds"), "model": model_id,
+        "backend": f"{identity.kind} ({identity.profile} prompts, {identity.weights[:23]})",
         "datasets": ", ".join(f"{d.name} ({d.kind}, {d.split}, {len(d.questions)} q)"
                               for d in datasets),
         "budgets": ", ".join(f"{b:g}" for b in sweep.budgets), "seeds": ", ".join(map(str, seed_list)),
     }  # fmt: skip
     with console.status("writing the report…", spinner="dots"):
         report = write_report(out, results, hierarchical=hierarchical, metric=metric, meta=meta)
-    console.print(cells_table(report.cells))
+    console.print(cells_table(report.cells, metric))
     console.print(efficiency_table(report.efficiency))
     console.print(f"wrote {report.results_json}, {report.html} and {len(report.plots)} plot(s)",
                   highlight=False)
+    for name, why in report.plot_errors.items():
+        console.print(f"warning: the plot of {name} could not be drawn ({why}); the report has "
+                      "everything else", highlight=False, markup=False)
     if outcome.failures:
         first = outcome.failures[0]
         raise SweepFailed(
@@ -229,7 +234,7 @@ def _run(sweep: Sweep, llm, journal: Journal, cache: CallCache) -> SweepRun:  # 
                 task, advance=1,
                 description=f"{cell.dataset} {cell.spec.name}@{cell.budget:g}",
                 last=f"{'journaled' if was_done else 'ran'}: "
-                     f"{'✓' if result.acc else '✗'} {result.compute:.0f}u"
+                     f"{'✓' if result.em else '✗'} {result.compute:.0f}u"
                      + (f" ({skipped} from journal)" if skipped else ""),
             )  # fmt: skip
 

@@ -21,7 +21,11 @@ mean compute actually spent and its mean score):
   (``auc``; None when the strategies' ranges do not overlap), and over each strategy's own range
   (``auc_own``).
 
-``compute_to_match`` is reported as n/a when the best flat score is 0 (matching nothing is free).
+``efficiency`` gathers these per dataset into typed results (``Efficiency``, ``DatasetEfficiency``,
+``MatchFigure``, ``Gain``) that stay dataclasses until ``to_dict()`` writes JSON; a figure that is
+not defined is None with the reason in ``not_applicable`` (the hierarchical strategy was not in
+the sweep, no flat strategy, or the best flat score is 0: matching nothing is free). Bootstrap
+intervals need at least two values (questions): with one they are (nan, nan) / None.
 
 Not here: scoring one answer (``forage.data.metrics``), files and plots (``forage.eval.report``).
 """
@@ -48,9 +52,10 @@ def bootstrap_ci(
     values: Sequence[float], *, n_boot: int = DEFAULT_BOOT, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float]:
     """Percentile bootstrap CI of the mean: ``n_boot`` resamples of ``len(values)`` indices drawn
-    with ``numpy.random.default_rng(seed).integers``; (nan, nan) for no values."""
+    with ``numpy.random.default_rng(seed).integers``; (nan, nan) for fewer than two values (one
+    value has no spread to resample)."""
     x = np.asarray(values, dtype=float)
-    if x.size == 0:
+    if x.size < 2:
         return (math.nan, math.nan)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.size, size=(n_boot, x.size))
@@ -268,12 +273,12 @@ def auc_log_compute(points: Sequence[Point], lo: float, hi: float) -> float | No
 # -- putting the efficiency object together --------------------------------------------------
 
 
-def points_of(stats: Iterable[CellStats], metric: str = "acc") -> list[Point]:
+def points_of(stats: Iterable[CellStats], metric: str = "em") -> list[Point]:
     return [Point(s.strategy, s.budget, s.compute_mean, float(getattr(s, metric))) for s in stats]
 
 
 def per_question(
-    results: Iterable[Result], metric: str = "acc"
+    results: Iterable[Result], metric: str = "em"
 ) -> dict[tuple[str, float], dict[str, tuple[float, float]]]:
     """(strategy, budget) -> question id -> (mean score, mean compute) over seeds."""
     acc: dict[tuple[str, float], dict[str, list[tuple[float, float]]]] = defaultdict(
@@ -331,8 +336,119 @@ def bootstrap_compute_to_match(
     return (float(lo), float(hi), float(np.mean(np.isfinite(arr))))
 
 
-def _finite(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else x
+@dataclass(frozen=True)
+class MatchFigure:
+    """Compute-to-match with its bootstrap CI (``ratio_ci``: ``inf`` marks an unbounded end;
+    None with fewer than two questions)."""
+
+    target: float  # the best flat score
+    flat: Point
+    hierarchical: Point | None  # None: the hierarchy never reached the target
+    ratio: float | None
+    ratio_ci: tuple[float, float] | None
+    reached_share: float | None  # share of resamples where the hierarchy reached the target
+
+    @property
+    def reached(self) -> bool:
+        return self.hierarchical is not None
+
+
+@dataclass(frozen=True)
+class Gain:
+    """The hierarchy's score minus one flat strategy's, at each of its points (compute, gain)."""
+
+    points: tuple[tuple[float, float], ...]
+
+    @property
+    def mean(self) -> float | None:
+        return float(np.mean([g for _, g in self.points])) if self.points else None
+
+
+@dataclass(frozen=True)
+class DatasetEfficiency:
+    """The efficiency figures of one dataset. ``compute_to_match`` and ``gains`` are None when
+    they are not defined, and ``not_applicable`` says why."""
+
+    pareto: tuple[Point, ...]
+    auc_range: tuple[float, float] | None
+    auc: Mapping[str, float | None]  # over the range every strategy covers
+    auc_own: Mapping[str, float | None]  # over each strategy's own range
+    compute_to_match: MatchFigure | None = None
+    gains: Mapping[str, Gain] | None = None
+    not_applicable: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        ctm = self.compute_to_match
+        return {
+            "pareto": [asdict(p) for p in self.pareto],
+            "auc_range": list(self.auc_range) if self.auc_range else None,
+            "auc": dict(self.auc),
+            "auc_own": dict(self.auc_own),
+            "compute_to_match": None if ctm is None else {
+                "target": ctm.target,
+                "flat_strategy": ctm.flat.strategy,
+                "flat_budget": ctm.flat.budget,
+                "flat_compute": ctm.flat.compute,
+                "hierarchical_budget": ctm.hierarchical.budget if ctm.hierarchical else None,
+                "hierarchical_compute": ctm.hierarchical.compute if ctm.hierarchical else None,
+                "reached": ctm.reached,
+                "ratio": ctm.ratio,
+                "ratio_ci": list(ctm.ratio_ci) if ctm.ratio_ci else None,
+                "reached_share": ctm.reached_share,
+            },
+            "gain_at_equal_compute": None if self.gains is None else {
+                name: {"points": [list(p) for p in g.points], "mean": g.mean}
+                for name, g in self.gains.items()
+            },
+            "not_applicable": self.not_applicable,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """The efficiency figures of every dataset of a sweep, scored by ``metric``."""
+
+    metric: str
+    hierarchical: str
+    datasets: Mapping[str, DatasetEfficiency]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; an infinite CI end is written as null (unbounded)."""
+        return {"metric": self.metric, "hierarchical": self.hierarchical,
+                "datasets": {name: e.to_dict() for name, e in self.datasets.items()}}
+
+
+def _dataset_efficiency(
+    pts: list[Point], results: Sequence[Result], hierarchical: str, metric: str, n_boot: int,
+    seed: int,
+) -> DatasetEfficiency:
+    rng = common_range(pts)
+    names = list(dict.fromkeys(p.strategy for p in pts))
+    base = dict(
+        pareto=tuple(pareto_frontier(pts)),
+        auc_range=rng,
+        auc={n: (auc_log_compute(curve(pts, n), *rng) if rng else None) for n in names},
+        # Over each strategy's own compute range: not comparable across strategies whose ranges
+        # differ, but defined when the ranges do not overlap.
+        auc_own={n: auc_log_compute(c, c[0].compute, c[-1].compute)
+                 for n in names for c in [curve(pts, n)]},
+    )  # fmt: skip
+    if hierarchical not in names:
+        return DatasetEfficiency(**base, not_applicable=f"{hierarchical} was not in the sweep")
+    m = compute_to_match(pts, hierarchical)
+    if m is None:
+        return DatasetEfficiency(**base, not_applicable="no flat strategy in the sweep")
+    gains = {name: Gain(tuple(g)) for name, g in gain_at_equal_compute(pts, hierarchical).items()}
+    if m.target <= 0:
+        return DatasetEfficiency(**base, gains=gains,
+                                 not_applicable="no flat strategy scored above 0")
+    table = per_question(results, metric)
+    ci = None
+    if len(set().union(*(set(v) for v in table.values()))) >= 2:
+        ci = bootstrap_compute_to_match(table, hierarchical, n_boot=n_boot, seed=seed)
+    figure = MatchFigure(m.target, m.flat, m.hierarchical, m.ratio,
+                         (ci[0], ci[1]) if ci else None, ci[2] if ci else None)
+    return DatasetEfficiency(**base, compute_to_match=figure, gains=gains)
 
 
 def efficiency(
@@ -340,68 +456,27 @@ def efficiency(
     results: Sequence[Result],
     *,
     hierarchical: str = "tree",
-    metric: str = "acc",
+    metric: str = "em",
     n_boot: int = DEFAULT_BOOT,
     seed: int = 0,
-) -> dict[str, Any]:
-    """The efficiency figures of every dataset, as a JSON-ready dict. Figures that need the
-    hierarchical strategy are the string ``"n/a"`` when it was not in the sweep."""
-    out: dict[str, Any] = {"metric": metric, "hierarchical": hierarchical, "datasets": {}}
+) -> Efficiency:
+    """The efficiency figures of every dataset (see the module docstring)."""
+    datasets = {}
     for dataset in dict.fromkeys(s.dataset for s in stats):
         pts = points_of([s for s in stats if s.dataset == dataset], metric)
-        has_hier = any(p.strategy == hierarchical for p in pts)
-        rng = common_range(pts)
-        entry: dict[str, Any] = {
-            "pareto": [asdict(p) for p in pareto_frontier(pts)],
-            "auc_range": list(rng) if rng else None,
-            "auc": {n: (auc_log_compute(curve(pts, n), *rng) if rng else None)
-                    for n in dict.fromkeys(p.strategy for p in pts)},
-            # Over each strategy's own compute range: not comparable across strategies whose
-            # ranges differ, but defined when the ranges do not overlap.
-            "auc_own": {n: auc_log_compute(c, c[0].compute, c[-1].compute)
-                        for n in dict.fromkeys(p.strategy for p in pts)
-                        for c in [curve(pts, n)]},
-        }  # fmt: skip
-        if not has_hier:
-            entry["compute_to_match"] = "n/a"
-            entry["gain_at_equal_compute"] = "n/a"
-        else:
-            m = compute_to_match(pts, hierarchical)
-            if m is None:
-                entry["compute_to_match"] = "n/a"
-            elif m.target <= 0:
-                entry["compute_to_match"] = "n/a: no flat strategy scored above 0"
-            else:
-                ci = bootstrap_compute_to_match(
-                    per_question([r for r in results if r.dataset == dataset], metric),
-                    hierarchical, n_boot=n_boot, seed=seed,
-                )  # fmt: skip
-                entry["compute_to_match"] = {
-                    "target": m.target,
-                    "flat_strategy": m.flat.strategy,
-                    "flat_budget": m.flat.budget,
-                    "flat_compute": m.flat.compute,
-                    "hierarchical_budget": m.hierarchical.budget if m.hierarchical else None,
-                    "hierarchical_compute": m.hierarchical.compute if m.hierarchical else None,
-                    "reached": m.hierarchical is not None,
-                    "ratio": _finite(m.ratio),
-                    "ratio_ci": [_finite(ci[0]), _finite(ci[1])] if ci else None,
-                    "reached_share": ci[2] if ci else None,
-                }
-            gains = gain_at_equal_compute(pts, hierarchical)
-            entry["gain_at_equal_compute"] = {
-                name: {"points": [list(g) for g in gs],
-                       "mean": float(np.mean([g[1] for g in gs])) if gs else None}
-                for name, gs in gains.items()
-            }  # fmt: skip
-        out["datasets"][dataset] = entry
-    return out
+        datasets[dataset] = _dataset_efficiency(
+            pts, [r for r in results if r.dataset == dataset], hierarchical, metric, n_boot, seed)
+    return Efficiency(metric, hierarchical, datasets)
 
 
 __all__ = [
     "COUNTERS",
     "CellStats",
+    "DatasetEfficiency",
+    "Efficiency",
+    "Gain",
     "Match",
+    "MatchFigure",
     "Point",
     "SCORES",
     "auc_log_compute",
