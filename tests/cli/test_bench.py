@@ -42,11 +42,13 @@ def test_bench_end_to_end_with_smollm2_then_resume_then_refuse(small_world, tmp_
         assert 0 < c["compute_mean"] <= budget
         assert c["search_calls_mean"] == 1.0 and c["prompt_tokens_mean"] > 0
     assert cells[("rag", 300.0)]["knob"] == 1 and cells[("rag", 1500.0)]["knob"] == 2
-    assert data["efficiency"]["datasets"][small_world.path.name]["compute_to_match"] == "n/a"
+    eff = data["efficiency"]["datasets"][small_world.path.name]
+    assert eff["compute_to_match"] is None and eff["not_applicable"] == "tree was not in the sweep"
+    assert data["efficiency"]["metric"] == "em"
     page = (out / "report.html").read_text()
     assert page.count('<details class="question"') == 2
     assert "data:image/png;base64," in page
-    assert "results (acc with bootstrap 95% CI)" in r.stdout and "efficiency" in r.stdout
+    assert "results (em with bootstrap 95% CI" in r.stdout and "efficiency" in r.stdout
 
     # Started again: every cell comes from the journal; nothing is rerun or rewritten.
     before = journal_rows(out)

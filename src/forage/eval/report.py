@@ -105,7 +105,20 @@ def _ci_ok(ci: Sequence[float]) -> bool:
 
 
 def plot_dataset(path: Path, dataset: str, cells: Sequence[CellStats], metric: str) -> Path:
-    """Score vs compute (log x) for one dataset, one line per strategy, Pareto frontier marked.
+    """Write ``draw_dataset``'s figure to ``path`` as a PNG."""
+    fig = draw_dataset(dataset, cells, metric)  # selects the Agg backend first
+    import matplotlib.pyplot as plt
+
+    try:
+        fig.savefig(path, format="png")
+    finally:
+        plt.close(fig)
+    return path
+
+
+def draw_dataset(dataset: str, cells: Sequence[CellStats], metric: str) -> Any:
+    """Score vs compute (log x) for one dataset, one line per strategy, Pareto frontier marked;
+    returns the matplotlib figure (the caller closes it).
 
     Every text is drawn literally (no mathtext: a ``$`` or a backslash in a name is just a
     character); strategies get distinct hollow markers and are dodged a few points sideways so
@@ -180,10 +193,10 @@ def plot_dataset(path: Path, dataset: str, cells: Sequence[CellStats], metric: s
         _place_labels(fig, ax, labels)
         for t in fig.findobj(Text):
             t.set_parse_math(False)
-        fig.savefig(path, format="png")
-    finally:
+    except BaseException:
         plt.close(fig)
-    return path
+        raise
+    return fig
 
 
 _OFFSETS = ((5, 4, "left"), (5, -11, "left"), (-5, 4, "right"), (-5, -11, "right"),
