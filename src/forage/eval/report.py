@@ -204,16 +204,20 @@ _OFFSETS = ((5, 4, "left"), (5, -11, "left"), (-5, 4, "right"), (-5, -11, "right
 
 
 def _place_labels(fig: Any, ax: Any, labels: Sequence[tuple[Any, float, float, str]]) -> None:
-    """Annotate each point with its budget(s) at the first offset that overlaps no label placed
-    before; a label with no free place is left out (the table has every budget)."""
+    """Annotate each point with its budget(s) at the first offset that stays inside the axes and
+    overlaps no label placed before; a label with no free place is left out (the table has every
+    budget)."""
     renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
     placed = []
     for trans, x, y, text in labels:
         for dx, dy, ha in _OFFSETS:
             t = ax.annotate(text, (x, y), xycoords=trans, textcoords="offset points",
                             xytext=(dx, dy), ha=ha, fontsize=7, alpha=0.8, parse_math=False)
             box = t.get_window_extent(renderer).expanded(1.05, 1.1)
-            if not any(box.overlaps(b) for b in placed):
+            inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0
+                      and box.y1 <= frame.y1)
+            if inside and not any(box.overlaps(b) for b in placed):
                 placed.append(box)
                 break
             t.remove()
