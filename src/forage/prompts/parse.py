@@ -1,0 +1,48 @@
+"""Reading the short formats the prompts ask for out of a model's reply.
+
+``clean_answer`` (the first line, without an ``Answer:`` prefix, quotes or a final full stop),
+``answer_after`` (the answer after the last ``So the (final) answer is:``, the marker chain-of-
+thought prompts end with), ``clean_query`` (a search query) and ``first_sentence``.
+
+Not here: strategy-specific formats (ReAct actions, Self-Ask continuations, the single-stream
+lines) — they are parsed next to the strategy that defines them; scoring a verifier's verdict.
+"""
+
+from __future__ import annotations
+
+import re
+
+ANSWER_MARKER = "So the answer is:"
+
+_ANSWER_PREFIX = re.compile(r"^\s*(answer\s*:\s*)", re.IGNORECASE)
+_FINAL = re.compile(r"so\s+the\s+(?:final\s+)?answer\s+is\s*:?", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
+
+
+def clean_answer(text: str) -> str:
+    """The first line of a reply, without an ``Answer:`` prefix, quotes or a final full stop."""
+    line = text.strip().split("\n", 1)[0]
+    line = _ANSWER_PREFIX.sub("", line).strip().strip('"').strip()
+    return line[:-1].strip() if line.endswith(".") else line
+
+
+def answer_after(text: str) -> str | None:
+    """The answer after the last ``So the (final) answer is:`` in ``text``; ``None`` if absent."""
+    matches = list(_FINAL.finditer(text))
+    if not matches:
+        return None
+    return clean_answer(text[matches[-1].end():])
+
+
+def clean_query(text: str) -> str:
+    """The first line of a reply without a ``Search:`` prefix; empty when there is no query."""
+    line = clean_answer(text)
+    if line.lower().startswith("search:"):
+        line = line[len("search:"):].strip()
+    return line[:200]
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of the first line of ``text`` (whitespace normalised)."""
+    line = " ".join(text.strip().split("\n", 1)[0].split())
+    return _SENTENCE_END.split(line, maxsplit=1)[0] if line else ""
