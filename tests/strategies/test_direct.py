@@ -13,10 +13,11 @@ from forage.strategies.direct import (
     CoT,
     Direct,
     answer_after,
-    cot_request,
-    direct_request,
+    cot_prompt,
+    direct_prompt,
     reasoning_sentences,
 )
+from forage.prompts.render import render
 from forage.runtime.driver import run
 from forage.prompts.exemplars import DevExample, DevStep, ExemplarSet
 
@@ -68,7 +69,7 @@ async def test_cot_without_an_answer_line_extracts_it_with_one_short_call():
 
 async def test_cot_refused_extraction_is_exhausted_and_within_budget():
     llm = ScriptedLLM([" Ada Prell founded it and" * 24])  # 96 words, no answer line
-    first = cot_request(Q, EX.multi_hop, profile="completion")
+    first = render(cot_prompt(Q, EX.multi_hop), "completion")
     words = len(first.prompt.split())
     # The reasoning call (prompt + 96 tokens) fits; the extraction call (longer prompt + 16) not.
     budget = Budget(words * 0.25 + 96 + 5)
@@ -103,9 +104,9 @@ def test_reasoning_sentences_name_their_subject():
 
 @pytest.mark.parametrize("profile", ["completion", "chat"])
 def test_prompts_snapshot(snapshot, profile):
-    d = direct_request(Q, EX.multi_hop, profile=profile)
-    c = cot_request(Q, EX.multi_hop, profile=profile)
-    x = cot_request(Q, EX.multi_hop, profile=profile, reasoning="Ada Prell founded it.")
+    d = render(direct_prompt(Q, EX.multi_hop), profile)
+    c = render(cot_prompt(Q, EX.multi_hop), profile)
+    x = render(cot_prompt(Q, EX.multi_hop, reasoning="Ada Prell founded it."), profile)
     snapshot(f"direct_{profile}", d.text_for_counting())
     snapshot(f"cot_{profile}", c.text_for_counting())
     snapshot(f"cot_extract_{profile}", x.text_for_counting())

@@ -11,7 +11,8 @@ from forage.llm.testing import FunctionLLM, ScriptedLLM
 from forage.search.bm25 import BM25Search
 from forage.runtime.driver import run
 from forage.prompts.exemplars import ExemplarSet
-from forage.strategies.ircot import IRCoT, add_new, first_sentence, ircot_request
+from forage.prompts.render import render
+from forage.strategies.ircot import IRCoT, add_new, first_sentence, ircot_prompt
 
 
 def _hit(i: str) -> Hit:
@@ -108,10 +109,9 @@ async def test_never_overspends_and_always_returns(limit):
 @pytest.mark.parametrize("profile", ["completion", "chat"])
 def test_prompts_snapshot(snapshot, profile):
     hits = TOOL.search("Lantern Society founder", 2)
-    step = ircot_request(Q, hits, ["The Lantern Society was founded by Ada Prell."], EX.multi_hop,
-                         profile=profile)
-    final = ircot_request(Q, hits, ["The Lantern Society was founded by Ada Prell."], EX.multi_hop,
-                          profile=profile, final=True)
+    sentences = ["The Lantern Society was founded by Ada Prell."]
+    step = render(ircot_prompt(Q, hits, sentences, EX.multi_hop), profile)
+    final = render(ircot_prompt(Q, hits, sentences, EX.multi_hop, final=True), profile)
     snapshot(f"ircot_step_{profile}", step.text_for_counting())
     snapshot(f"ircot_final_{profile}", final.text_for_counting())
 

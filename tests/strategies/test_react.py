@@ -15,9 +15,10 @@ from forage.strategies.react import (
     ReAct,
     exemplar_trajectory,
     parse_action,
-    react_request,
+    react_prompt,
     split_thought_action,
 )
+from forage.prompts.render import render
 
 
 async def test_searches_observe_and_finish_in_order_with_the_transcript_in_context():
@@ -94,7 +95,7 @@ async def test_the_reserve_stops_iterating_and_leaves_room_for_the_reader():
         return " go\nAction 1: Search[Ada Prell]"
 
     llm = FunctionLLM(reply)
-    words = len(react_request(Q, "", 1, EX.multi_hop, profile="completion").prompt.split())
+    words = len(render(react_prompt(Q, "", 1, EX.multi_hop), "completion").prompt.split())
     # One thought (its prompt + 64 reserved tokens) and one search fit; then less than the
     # reserve (150) is left, so no second thought starts, and the short reader call still fits.
     budget = Budget(words * 0.25 + 64 + 50 + 20)
@@ -166,10 +167,10 @@ def test_prompts_snapshot(snapshot, profile):
         "Action 1: Search[Who founded the Lantern Society?]\n"
         "Observation 1: Lantern Society: The Lantern Society was founded by Ada Prell.\n"
     )
-    first = react_request(Q, "", 1, EX.multi_hop, profile=profile)
-    later = react_request(Q, transcript, 2, EX.multi_hop, profile=profile)
-    action = react_request(Q, transcript, 2, EX.multi_hop, profile=profile,
-                           thought="So it is Ada Prell.")
+    first = render(react_prompt(Q, "", 1, EX.multi_hop), profile)
+    later = render(react_prompt(Q, transcript, 2, EX.multi_hop), profile)
+    action = render(react_prompt(Q, transcript, 2, EX.multi_hop, thought="So it is Ada Prell."),
+                    profile)
     snapshot(f"react_first_{profile}", first.text_for_counting())
     snapshot(f"react_later_{profile}", later.text_for_counting())
     snapshot(f"react_action_{profile}", action.text_for_counting())

@@ -13,8 +13,9 @@ from forage.search.bm25 import BM25Search
 from forage.search.testing import StaticSearch
 from forage.runtime.driver import run
 from forage.prompts.exemplars import ExemplarSet
-from forage.strategies.queries import clean_query, query_request, query_shots
-from forage.strategies.revision import Revision, revise_request
+from forage.prompts.render import render
+from forage.strategies.queries import clean_query, query_prompt, query_shots
+from forage.strategies.revision import Revision, revise_prompt
 
 FESTIVAL = Document("a", "Marrow Festival",
                     "The Marrow Festival is held every August at Skerry Point.")
@@ -153,8 +154,8 @@ def test_query_and_revise_prompts(profile, snapshot):
     ex = ExemplarSet.generic()
     hits = [Hit(FESTIVAL, 2.0, 0), Hit(LIGHTHOUSE, 1.0, 1)]
     known = "Marrow Festival: The Marrow Festival is held every August at Skerry Point."
-    query = query_request(Q, known, profile=profile, exemplars=ex)
-    revise = revise_request(Q, hits, ["Skerry Point"], profile=profile, exemplars=ex)
+    query = render(query_prompt(Q, known, exemplars=ex), profile)
+    revise = render(revise_prompt(Q, hits, ["Skerry Point"], exemplars=ex), profile)
     snapshot(f"queries_{profile}", query.text_for_counting())
     snapshot(f"revision_revise_{profile}", revise.text_for_counting())
 

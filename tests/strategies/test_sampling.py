@@ -15,7 +15,8 @@ from forage.search.bm25 import BM25Search
 from forage.search.corpus import Corpus
 from forage.runtime.driver import run
 from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.common import reader_request
+from forage.prompts.common import reader_prompt
+from forage.prompts.render import render
 from forage.strategies.sampling import (
     BestOfN,
     SelfConsistency,
@@ -25,7 +26,7 @@ from forage.strategies.sampling import (
     length_normalised_logprob,
     majority_vote,
 )
-from forage.strategies.verifier import verify_request, yes_score
+from forage.strategies.verifier import verify_prompt, yes_score
 
 DOCS = Corpus(
     [
@@ -277,9 +278,9 @@ def _hits():
 @pytest.mark.parametrize("profile", ["completion", "chat"])
 def test_sample_and_verify_prompts(profile, snapshot):
     ex = ExemplarSet.generic()
-    sample = reader_request(Q, _hits(), profile=profile, exemplars=ex.reader, temperature=0.7)
-    verify = verify_request(Q, "Skerry Point: Skerry Point Lighthouse was designed by Odile Maren.",
-                            "Odile Maren", profile=profile, exemplars=ex)
+    sample = render(reader_prompt(Q, _hits(), exemplars=ex.reader, temperature=0.7), profile)
+    passage = "Skerry Point: Skerry Point Lighthouse was designed by Odile Maren."
+    verify = render(verify_prompt(Q, passage, "Odile Maren", exemplars=ex), profile)
     snapshot(f"sampling_sample_{profile}", sample.text_for_counting())
     snapshot(f"verifier_{profile}", verify.text_for_counting())
 

@@ -10,7 +10,8 @@ from forage.llm.testing import FunctionLLM, ScriptedLLM
 from forage.search.bm25 import BM25Search
 from forage.runtime.driver import run
 from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.common import reader_request
+from forage.prompts.common import reader_prompt
+from forage.prompts.render import render
 from forage.strategies.self_ask import (
     FINAL,
     FOLLOW_UP,
@@ -18,7 +19,7 @@ from forage.strategies.self_ask import (
     Step,
     exemplar_chain,
     parse_continuation,
-    self_ask_request,
+    self_ask_prompt,
 )
 
 
@@ -88,11 +89,11 @@ async def test_the_follow_up_cap_ends_with_one_final_answer_call():
 
 
 async def test_exhaustion_answers_with_the_latest_intermediate_answer():
-    first = self_ask_request(Q, "", EX.multi_hop, profile="completion")
+    first = render(self_ask_prompt(Q, "", EX.multi_hop), "completion")
     words = len(first.prompt.split())
     follow_up = "Who founded the Lantern Society?"
-    reader = reader_request(follow_up, TOOL.search(follow_up, 1), profile="completion",
-                            exemplars=EX.reader)
+    reader = render(reader_prompt(follow_up, TOOL.search(follow_up, 1), exemplars=EX.reader),
+                    "completion")
     reader_words = len(reader.prompt.split())
     llm = ScriptedLLM([" Yes.\nFollow up: Who founded the Lantern Society?", " Ada Prell"])
     # The first step (its prompt + 7 words), the search and the reader (its prompt + 2 words)
@@ -143,9 +144,9 @@ def test_prompts_snapshot(snapshot, profile):
     transcript = (
         " Yes.\nFollow up: Who founded the Lantern Society?\nIntermediate answer: Ada Prell\n"
     )
-    first = self_ask_request(Q, "", EX.multi_hop, profile=profile)
-    later = self_ask_request(Q, transcript, EX.multi_hop, profile=profile)
-    final = self_ask_request(Q, transcript, EX.multi_hop, profile=profile, label=FINAL)
+    first = render(self_ask_prompt(Q, "", EX.multi_hop), profile)
+    later = render(self_ask_prompt(Q, transcript, EX.multi_hop), profile)
+    final = render(self_ask_prompt(Q, transcript, EX.multi_hop, label=FINAL), profile)
     snapshot(f"self_ask_first_{profile}", first.text_for_counting())
     snapshot(f"self_ask_later_{profile}", later.text_for_counting())
     snapshot(f"self_ask_final_{profile}", final.text_for_counting())

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from forage.core.types import Question
 from forage.prompts.common import GENERIC_READER_EXEMPLARS, Exemplar
+from forage.prompts.spec import titled
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,14 @@ class ExemplarSet:
         for e in examples:
             for s in e.steps:
                 if s.evidence and "#" not in s.question and len(s.answer.split()) <= 6:
-                    singles.append(Exemplar(_titled(s.title, s.evidence), s.question, s.answer))
+                    singles.append(Exemplar(titled(s.title, s.evidence), s.question, s.answer))
             if not e.steps and e.answer.lower() not in ("yes", "no"):
                 # No decomposition: a supporting sentence that states the answer still shows
                 # how to read one passage for one question.
                 for title, sentence in zip(e.titles, e.evidence, strict=False):
                     if e.answer.lower() in sentence.lower() and len(sentence.split()) <= 60:
-                        singles.append(Exemplar(_titled(title, sentence.strip()), e.question, e.answer))
+                        passage = titled(title, sentence.strip())
+                        singles.append(Exemplar(passage, e.question, e.answer))
                         break
         multi = [e for e in examples if len(e.steps) >= 2 and all(s.evidence for s in e.steps)]
         if not multi:  # datasets without decompositions: evidence-only examples
@@ -136,10 +138,6 @@ def _diverse(examples: Sequence[DevExample], n: int) -> tuple[DevExample, ...]:
             if by_len[key] and len(picked) < n:
                 picked.append(by_len[key].pop(0))
     return tuple(picked)
-
-
-def _titled(title: str, text: str) -> str:
-    return f"{title}: {text}" if title else text
 
 
 GENERIC_MULTI_HOP: tuple[DevExample, ...] = (

@@ -9,57 +9,40 @@ reasoning sentences, then ``So the answer is: X``. When the reasoning stops with
 
 Exemplars are the dev split's multi-hop examples: their question and answer for ``Direct``; for
 ``CoT`` their supporting sentences, one per step, as the reasoning (``reasoning_sentences``, also
-used by ``ircot``). ``answer_after`` parses the ``So the (final) answer is:`` line for every
-strategy that uses one.
+used by ``ircot``). ``direct_prompt`` and ``cot_prompt`` are the specs (``forage.prompts``);
+``answer_after`` (``forage.prompts.parse``) reads the ``So the answer is:`` line.
 
 Not here: anything that searches (``rag``, ``react``, ``ircot``, ``self_ask``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from forage.core.errors import BudgetExhausted
-from forage.llm.base import LLMRequest, Message
-from forage.runtime.base import Answer, Context, Generate, Steps
 from forage.prompts.exemplars import DevExample, ExemplarSet
-from forage.prompts.common import clean_answer
+from forage.prompts.parse import ANSWER_MARKER, answer_after, clean_answer
+from forage.prompts.render import render
+from forage.prompts.spec import Block, Chat, Generation, PromptSpec, continue_text, titled
+from forage.runtime.base import Answer, Context, Generate, Steps
 
 DIRECT_INSTRUCTION = "Answer each question with a short phrase."
 COT_INSTRUCTION = (
     'Answer each question. Reason step by step in short sentences, then write "So the answer is:" '
     "and a short phrase."
 )
-ANSWER_MARKER = "So the answer is:"
-
-_FINAL = re.compile(r"so\s+the\s+(?:final\s+)?answer\s+is\s*:?", re.IGNORECASE)
-
-
-def answer_after(text: str) -> str | None:
-    """The answer after the last ``So the (final) answer is:`` in ``text``; ``None`` if absent."""
-    matches = list(_FINAL.finditer(text))
-    if not matches:
-        return None
-    return clean_answer(text[matches[-1].end():])
-
-
-def _titled(title: str, sentence: str) -> str:
-    """A sentence that names its subject: prefixed by the title when it does not contain it."""
-    sentence = sentence.strip()
-    if title and title.lower() not in sentence.lower():
-        return f"{title}: {sentence}"
-    return sentence
 
 
 def reasoning_sentences(example: DevExample) -> tuple[str, ...]:
     """One supporting sentence per step of a dev example, each naming its subject: a reasoning chain
     written from evidence (IRCoT derives its chain-of-thought exemplars the same way)."""
     if example.steps:
-        return tuple(_titled(s.title, s.evidence) for s in example.resolved_steps() if s.evidence)
+        return tuple(titled(s.title, s.evidence.strip(), unless_named=True)
+                     for s in example.resolved_steps() if s.evidence)
     titles = list(example.titles) + [""] * max(0, len(example.evidence) - len(example.titles))
-    return tuple(_titled(t, e) for t, e in zip(titles, example.evidence, strict=False))
+    return tuple(titled(t, e.strip(), unless_named=True)
+                 for t, e in zip(titles, example.evidence, strict=False))
 
 
 def cot_text(example: DevExample) -> str:
@@ -67,68 +50,43 @@ def cot_text(example: DevExample) -> str:
     return " ".join((*reasoning_sentences(example), f"{ANSWER_MARKER} {example.answer}."))
 
 
-def direct_request(
+def qa_block(question: str, answer: str = "") -> Block:
+    return Block((f"Question: {question}",), "Answer:", answer)
+
+
+def direct_prompt(
+    question: str, examples: Sequence[DevExample], *, max_tokens: int = 24, seed: int | None = None
+) -> PromptSpec:
+    return PromptSpec(
+        instruction=DIRECT_INSTRUCTION,
+        shots=tuple(qa_block(e.question, e.answer) for e in examples),
+        query=qa_block(question),
+        stop=("\n",),
+        generation=Generation(max_tokens=max_tokens, seed=seed),
+        chat=Chat(hint="Answer from what you know; reply with the answer only."),
+    )
+
+
+def cot_prompt(
     question: str,
     examples: Sequence[DevExample],
     *,
-    profile: str,
-    max_tokens: int = 24,
-    seed: int | None = None,
-) -> LLMRequest:
-    if profile == "chat":
-        shots = "\n\n".join(f"Question: {e.question}\nAnswer: {e.answer}" for e in examples)
-        return LLMRequest(
-            messages=(
-                Message(
-                    role="system",
-                    content=f"{DIRECT_INSTRUCTION} Answer from what you know; reply with the "
-                    f"answer only.\n\n{shots}",
-                ),
-                Message(role="user", content=f"Question: {question}"),
-            ),
-            max_tokens=max_tokens,
-            seed=seed,
-        )
-    blocks = [DIRECT_INSTRUCTION, ""]
-    for e in examples:
-        blocks += [f"Question: {e.question}", f"Answer: {e.answer}", ""]
-    blocks += [f"Question: {question}", "Answer:"]
-    return LLMRequest(prompt="\n".join(blocks), max_tokens=max_tokens, seed=seed, stop=("\n",))
-
-
-def cot_request(
-    question: str,
-    examples: Sequence[DevExample],
-    *,
-    profile: str,
     max_tokens: int = 96,
     seed: int | None = None,
     reasoning: str | None = None,
-) -> LLMRequest:
+) -> PromptSpec:
     """The CoT prompt; with ``reasoning`` given, the extraction prompt that continues it with
     ``So the answer is:``."""
     extract = reasoning is not None
-    if profile == "chat":
-        shots = "\n\n".join(f"Question: {e.question}\nAnswer: {cot_text(e)}" for e in examples)
-        messages = [
-            Message(role="system", content=f"{COT_INSTRUCTION}\n\n{shots}"),
-            Message(role="user", content=f"Question: {question}"),
-        ]
-        if extract:
-            messages += [
-                Message(role="assistant", content=reasoning or ""),
-                Message(role="user",
-                        content=f"Finish with one line: {ANSWER_MARKER} <short phrase>"),
-            ]
-        return LLMRequest(messages=tuple(messages), max_tokens=max_tokens, seed=seed)
-    blocks = [COT_INSTRUCTION, ""]
-    for e in examples:
-        blocks += [f"Question: {e.question}", f"Answer: {cot_text(e)}", ""]
-    blocks += [f"Question: {question}", "Answer:"]
-    prompt = "\n".join(blocks)
-    if extract:
-        prompt += f" {reasoning} {ANSWER_MARKER}" if reasoning else f" {ANSWER_MARKER}"
-    return LLMRequest(prompt=prompt, max_tokens=max_tokens, seed=seed, stop=("\n",))
+    written = continue_text(reasoning or "", ANSWER_MARKER) if extract else ""
+    return PromptSpec(
+        instruction=COT_INSTRUCTION,
+        shots=tuple(qa_block(e.question, cot_text(e)) for e in examples),
+        query=qa_block(question, written),
+        stop=("\n",),
+        generation=Generation(max_tokens=max_tokens, seed=seed),
+        chat=Chat(ask=f"Finish with one line: {ANSWER_MARKER} <short phrase>" if extract else ""),
+    )
 
 
 @dataclass(frozen=True)
@@ -140,10 +98,9 @@ class Direct:
     name: str = "direct"
 
     def steps(self, ctx: Context) -> Steps:
-        request = direct_request(
-            ctx.question.text, self.exemplars.multi_hop, profile=ctx.profile,
-            max_tokens=self.max_tokens, seed=ctx.seed,
-        )
+        spec = direct_prompt(ctx.question.text, self.exemplars.multi_hop,
+                             max_tokens=self.max_tokens, seed=ctx.seed)
+        request = render(spec, ctx.profile)
         try:
             response = yield Generate(request, label="answer")
         except BudgetExhausted:
@@ -163,9 +120,8 @@ class CoT:
     def steps(self, ctx: Context) -> Steps:
         question = ctx.question.text
         examples = self.exemplars.multi_hop
-        request = cot_request(
-            question, examples, profile=ctx.profile, max_tokens=self.max_tokens, seed=ctx.seed
-        )
+        request = render(cot_prompt(question, examples, max_tokens=self.max_tokens, seed=ctx.seed),
+                         ctx.profile)
         try:
             response = yield Generate(request, label="reason")
         except BudgetExhausted:
@@ -176,10 +132,8 @@ class CoT:
         if found:
             return Answer(text=found, task=ctx.root)
         # No answer line: one short extraction call continues the reasoning with the marker.
-        extract = cot_request(
-            question, examples, profile=ctx.profile, max_tokens=self.answer_tokens,
-            seed=ctx.seed, reasoning=reasoning,
-        )
+        extract = render(cot_prompt(question, examples, max_tokens=self.answer_tokens,
+                                    seed=ctx.seed, reasoning=reasoning), ctx.profile)
         try:
             response = yield Generate(extract, label="extract")
         except BudgetExhausted:

@@ -18,80 +18,64 @@ Not here: a separate reader stage over all passages (the answer comes from the c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from forage.core.errors import BudgetExhausted
 from forage.core.types import Hit
-from forage.llm.base import LLMRequest, Message
-from forage.runtime.base import Answer, Context, Generate, Search, Steps
-from forage.strategies.direct import ANSWER_MARKER, answer_after, cot_text
+from forage.llm.base import LLMRequest
 from forage.prompts.exemplars import DevExample, ExemplarSet
-from forage.prompts.common import clean_answer, passage_text
+from forage.prompts.parse import ANSWER_MARKER, answer_after, clean_answer, first_sentence
+from forage.prompts.render import render
+from forage.prompts.spec import Block, Chat, Generation, PromptSpec, passage_text, titled
+from forage.runtime.base import Answer, Context, Generate, Search, Steps
+from forage.strategies.direct import cot_text
 
 INSTRUCTION = (
     "Answer the question using the passages. Reason one sentence at a time, then write "
     '"So the answer is:" and a short phrase.'
 )
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
-
-
-def first_sentence(text: str) -> str:
-    """The first sentence of the first line of ``text`` (whitespace normalised)."""
-    line = " ".join(text.strip().split("\n", 1)[0].split())
-    return _SENTENCE_END.split(line, maxsplit=1)[0] if line else ""
-
 
 def _exemplar_passages(example: DevExample) -> list[str]:
     steps = example.resolved_steps()
     if steps:
-        return [f"{s.title}: {s.evidence}" if s.title else s.evidence for s in steps if s.evidence]
+        return [titled(s.title, s.evidence) for s in steps if s.evidence]
     titles = list(example.titles) + [""] * max(0, len(example.evidence) - len(example.titles))
-    return [f"{t}: {e}" if t else e for t, e in zip(titles, example.evidence, strict=False)]
+    return [titled(t, e) for t, e in zip(titles, example.evidence, strict=False)]
 
 
-def ircot_request(
+def _block(passages: Sequence[str], question: str, answer: str = "") -> Block:
+    return Block((*(f"Passage: {p}" for p in passages), f"Q: {question}"), "A:", answer)
+
+
+def ircot_prompt(
     question: str,
     hits: Sequence[Hit],
     sentences: Sequence[str],
     examples: Sequence[DevExample],
     *,
-    profile: str,
     max_words: int = 80,
     max_tokens: int = 40,
     seed: int | None = None,
     final: bool = False,
-) -> LLMRequest:
+) -> PromptSpec:
     """The next-sentence prompt; with ``final``, the prompt that ends with ``So the answer is:``."""
-    shots = []
-    for e in examples:
-        passages = "\n".join(f"Passage: {p}" for p in _exemplar_passages(e))
-        shots.append(f"{passages}\nQ: {e.question}\nA: {cot_text(e)}")
-    passages = "\n".join(f"Passage: {passage_text([h], max_words=max_words)}" for h in hits)
-    reasoning = " ".join(sentences)
-    if profile == "chat":
-        ask = (
-            f"Finish with one line: {ANSWER_MARKER} <short phrase>" if final
-            else "Write the next sentence of the reasoning only."
-        )
-        body = f"{passages}\nQ: {question}\nA so far: {reasoning or '(nothing yet)'}\n\n{ask}"
-        return LLMRequest(
-            messages=(
-                Message(role="system", content=f"{INSTRUCTION}\n\n" + "\n\n".join(shots)),
-                Message(role="user", content=body),
-            ),
-            max_tokens=max_tokens,
-            seed=seed,
+    written = " ".join([*sentences, *([ANSWER_MARKER] if final else [])])
+    passages = [passage_text([h], max_words=max_words) for h in hits]
+    return PromptSpec(
+        instruction=INSTRUCTION,
+        shots=tuple(_block(_exemplar_passages(e), e.question, cot_text(e)) for e in examples),
+        query=_block(passages, question, written),
+        stop=("\n",),
+        generation=Generation(max_tokens=max_tokens, seed=seed),
+        chat=Chat(
+            ask=f"Finish with one line: {ANSWER_MARKER} <short phrase>" if final
+            else "Write the next sentence of the reasoning only.",
+            show_cue=True,
             stop=("\n",),
-        )
-    prompt = "\n\n".join([INSTRUCTION, *shots, f"{passages}\nQ: {question}\nA:"])
-    if reasoning:
-        prompt += f" {reasoning}"
-    if final:
-        prompt += f" {ANSWER_MARKER}"
-    return LLMRequest(prompt=prompt, max_tokens=max_tokens, seed=seed, stop=("\n",))
+        ),
+    )
 
 
 def add_new(passages: list[Hit], hits: Sequence[Hit], k: int, cap: int) -> list[Hit]:
@@ -123,11 +107,10 @@ class IRCoT:
         exhausted = False
 
         def request(final: bool = False) -> LLMRequest:
-            return ircot_request(
-                question, passages, sentences, examples, profile=ctx.profile,
-                max_words=self.max_words, seed=ctx.seed, final=final,
-                max_tokens=self.answer_tokens if final else self.sentence_tokens,
-            )
+            return render(ircot_prompt(
+                question, passages, sentences, examples, max_words=self.max_words, seed=ctx.seed,
+                final=final, max_tokens=self.answer_tokens if final else self.sentence_tokens,
+            ), ctx.profile)
 
         try:
             hits = yield Search(question, k=self.k)

@@ -38,9 +38,10 @@ from forage.core.types import Hit
 from forage.core.text import normalize_answer
 from forage.runtime.base import Answer, Context, Generate, Search, Steps
 from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.common import STOP, clean_answer, passage_text, reader_request
-from forage.strategies.queries import clean_query, query_request
-from forage.strategies.verifier import choice_yes_score, verify_request
+from forage.prompts.common import STOP, clean_answer, passage_text, reader_prompt
+from forage.prompts.render import render
+from forage.strategies.queries import clean_query, query_prompt
+from forage.strategies.verifier import choice_yes_score, verify_prompt
 
 log = logging.getLogger(__name__)
 
@@ -231,14 +232,12 @@ class MCTS:
         node.expanded = True
         proposals: list[str] = [ctx.question.text] if node.kind == "root" else []
         if self.branching:
-            response = yield Generate(
-                query_request(
-                    ctx.question.text, self._known(ctx, node), profile=ctx.profile,
-                    exemplars=self.exemplars, n=self.branching, temperature=self.temperature,
-                    seed=ctx.seed + len(_all_nodes(node)),
-                ),
-                task=task, label="propose",
+            spec = query_prompt(
+                ctx.question.text, self._known(ctx, node), exemplars=self.exemplars,
+                n=self.branching, temperature=self.temperature,
+                seed=ctx.seed + len(_all_nodes(node)),
             )
+            response = yield Generate(render(spec, ctx.profile), task=task, label="propose")
             proposals += [clean_query(c.text) for c in response.choices]
         have = {normalize_answer(q) for q in node.queries()}
         added = 0
@@ -262,24 +261,19 @@ class MCTS:
             node.expanded = True
             return 0.0
         evidence = self._reading(ctx, node)
-        read = yield Generate(
-            reader_request(ctx.question.text, evidence, profile=ctx.profile,
-                           exemplars=self.exemplars.reader, max_tokens=self.max_tokens,
-                           seed=ctx.seed).model_copy(update={"stop": STOP}),
-            task=task, label="answer",
-        )
+        spec = reader_prompt(ctx.question.text, evidence, exemplars=self.exemplars.reader,
+                             max_tokens=self.max_tokens, seed=ctx.seed, chat_stop=STOP)
+        read = yield Generate(render(spec, ctx.profile), task=task, label="answer")
         text = clean_answer(read.text)
         unverified.append(text)
         leaf = node.add("answer", answer=text)
         path.append(leaf)
         if not normalize_answer(text):
             return 0.0
-        verdict = yield Generate(
-            verify_request(ctx.question.text, passage_text(evidence), text, profile=ctx.profile,
-                           exemplars=self.exemplars, seed=ctx.seed,
-                           logprobs=self.logprobs and ctx.capabilities.supports_logprobs),
-            task=task, label="value",
-        )
+        spec = verify_prompt(ctx.question.text, passage_text(evidence), text,
+                             exemplars=self.exemplars, seed=ctx.seed,
+                             logprobs=self.logprobs and ctx.capabilities.supports_logprobs)
+        verdict = yield Generate(render(spec, ctx.profile), task=task, label="value")
         return choice_yes_score(verdict.choices[0])
 
     def _reading(self, ctx: Context, node: Node) -> tuple[Hit, ...]:

@@ -1,19 +1,20 @@
 """Next-search-query prompts: given the question and what is known, what should be searched next?
 
-``query_request`` renders the prompt in both profiles; ``clean_query`` reads a query from the reply.
-The few-shot examples come from dev decompositions (``ExemplarSet.multi_hop``): for hop *i* of a dev
-question, "Known" is the evidence of hop *i-1* (or nothing yet) and "Search" is hop *i*'s resolved
-sub-question. Used by sequential revision (a new search after a rejected answer) and MCTS (the
-search actions an expansion proposes).
+``query_prompt`` is the spec (``forage.prompts``); ``clean_query``
+(``forage.prompts.parse``) reads a query from the reply. The few-shot examples come from dev
+decompositions (``ExemplarSet.multi_hop``): for hop *i* of a dev question, "Known" is the evidence
+of hop *i-1* (or nothing yet) and "Search" is hop *i*'s resolved sub-question. Used by sequential
+revision (a new search after a rejected answer) and MCTS (the search actions an expansion proposes).
 
 Not here: running searches or deciding when to search.
 """
 
 from __future__ import annotations
 
-from forage.llm.base import LLMRequest, Message
+from forage.prompts.common import STOP
 from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.common import STOP, clean_answer
+from forage.prompts.parse import clean_query
+from forage.prompts.spec import Block, Chat, Generation, PromptSpec, titled
 
 QUERY_INSTRUCTION = "Write the next search query needed to answer the question."
 NOTHING_KNOWN = "nothing yet"
@@ -27,58 +28,34 @@ def query_shots(exemplars: ExemplarSet, *, max_shots: int = 4) -> tuple[tuple[st
         if len(steps) < 2:
             continue
         shots.append((m.question, NOTHING_KNOWN, steps[0].question))
-        known = f"{steps[0].title}: {steps[0].evidence}" if steps[0].title else steps[0].evidence
-        shots.append((m.question, known, steps[1].question))
+        shots.append((m.question, titled(steps[0].title, steps[0].evidence), steps[1].question))
     return tuple(shots[:max_shots])
 
 
-def query_request(
+def _block(question: str, known: str, search: str = "") -> Block:
+    return Block((f"Question: {question}", f"Known: {known}"), "Search:", search)
+
+
+def query_prompt(
     question: str,
     known: str,
     *,
-    profile: str,
     exemplars: ExemplarSet,
     n: int = 1,
     temperature: float = 0.0,
     seed: int | None = None,
     max_tokens: int = 24,
-) -> LLMRequest:
+) -> PromptSpec:
     """Ask for ``n`` next queries (sampled when ``temperature`` > 0); ``known`` may be empty."""
-    known = known or NOTHING_KNOWN
-    shots = query_shots(exemplars)
-    if profile == "chat":
-        text = "\n\n".join(f"Question: {q}\nKnown: {k}\nSearch: {s}" for q, k, s in shots)
-        return LLMRequest(
-            messages=(
-                Message(
-                    role="system",
-                    content=f"{QUERY_INSTRUCTION} Reply with the query only.\n\n{text}",
-                ),
-                Message(role="user", content=f"Question: {question}\nKnown: {known}"),
-            ),
-            max_tokens=max_tokens,
-            temperature=temperature,
-            seed=seed,
-            stop=STOP,
-            n=n,
-        )
-    blocks = [QUERY_INSTRUCTION, ""]
-    for q, k, s in shots:
-        blocks += [f"Question: {q}", f"Known: {k}", f"Search: {s}", ""]
-    blocks += [f"Question: {question}", f"Known: {known}", "Search:"]
-    return LLMRequest(
-        prompt="\n".join(blocks),
-        max_tokens=max_tokens,
-        temperature=temperature,
-        seed=seed,
+    return PromptSpec(
+        instruction=QUERY_INSTRUCTION,
+        shots=tuple(_block(*shot) for shot in query_shots(exemplars)),
+        query=_block(question, known or NOTHING_KNOWN),
         stop=STOP,
-        n=n,
+        generation=Generation(max_tokens=max_tokens, temperature=temperature, seed=seed, n=n),
+        chat=Chat(hint="Reply with the query only.", stop=STOP),
     )
 
 
-def clean_query(text: str) -> str:
-    """The first line of a reply without a ``Search:`` prefix; empty when there is no query."""
-    line = clean_answer(text)
-    if line.lower().startswith("search:"):
-        line = line[len("search:"):].strip()
-    return line[:200]
+__all__ = ["NOTHING_KNOWN", "QUERY_INSTRUCTION", "clean_query", "query_prompt",
+           "query_shots"]

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from forage.core.errors import BudgetExhausted
 from forage.runtime.base import Answer, Context, Generate, Search, Steps
 from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.common import clean_answer, reader_request
+from forage.prompts.common import clean_answer, reader_prompt
+from forage.prompts.render import render
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,9 @@ class RAG:
             hits = yield Search(question, k=self.k)
         except BudgetExhausted:
             return Answer(text="", task=ctx.root, exhausted=True)
-        request = reader_request(
-            question,
-            hits,
-            profile=ctx.profile,
-            exemplars=self.exemplars.reader,
-            max_tokens=self.max_tokens,
-            seed=ctx.seed,
-        )
+        spec = reader_prompt(question, hits, exemplars=self.exemplars.reader,
+                             max_tokens=self.max_tokens, seed=ctx.seed)
+        request = render(spec, ctx.profile)
         sources = tuple(h.document.title for h in hits)
         try:
             response = yield Generate(request, label="read")

@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 
 from forage.core.errors import BudgetExhausted
 from forage.core.types import Hit
-from forage.llm.base import LLMRequest, Message
-from forage.runtime.base import Answer, Context, Generate, Search, Steps
+from forage.prompts.common import clean_answer, passage_text, reader_prompt
 from forage.prompts.exemplars import DevExample, DevStep, ExemplarSet
-from forage.prompts.common import clean_answer, passage_text, reader_request
+from forage.prompts.render import render
+from forage.prompts.spec import Block, Chat, Generation, PromptSpec, titled
+from forage.runtime.base import Answer, Context, Generate, Search, Steps
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,8 @@ def split_thought_action(text: str) -> tuple[str, str | None]:
     return thought, parts[1].strip().split("\n", 1)[0]
 
 
-def exemplar_trajectory(example: DevExample) -> str:
-    """A ReAct trajectory rendered from a dev example's resolved steps."""
+def trajectory_block(example: DevExample) -> Block:
+    """A ReAct trajectory rendered from a dev example's resolved steps, ending in ``Finish``."""
     lines = [f"Question: {example.question}"]
     steps = example.resolved_steps()
     if not steps:  # no decomposition: search each supporting title, as the original prompts do
@@ -101,59 +102,52 @@ def exemplar_trajectory(example: DevExample) -> str:
             lead = f"So it is {previous}. Next I need to find out: "
         else:
             lead = "I need to find out: "
-        observed = f"{s.title}: {s.evidence}" if s.title else s.evidence
         lines += [
             f"Thought {i}: {lead}{s.question}",
             f"Action {i}: Search[{s.question}]",
-            f"Observation {i}: {observed}",
+            f"Observation {i}: {titled(s.title, s.evidence)}",
         ]
         previous = s.answer
     n = len(steps) + 1
-    lines += [
-        f"Thought {n}: So it is {example.answer}, which answers the question.",
-        f"Action {n}: Finish[{example.answer}]",
-    ]
-    return "\n".join(lines)
+    lines.append(f"Thought {n}: So it is {example.answer}, which answers the question.")
+    return Block(tuple(lines), f"Action {n}:", f"Finish[{example.answer}]")
 
 
-def react_request(
+def exemplar_trajectory(example: DevExample) -> str:
+    return trajectory_block(example).render()
+
+
+def react_prompt(
     question: str,
     transcript: str,
     i: int,
     examples: Sequence[DevExample],
     *,
-    profile: str,
     thought: str | None = None,
     max_tokens: int = 64,
     seed: int | None = None,
-) -> LLMRequest:
-    """The request for iteration ``i``: ``Thought i`` (and its action), or, with ``thought`` given,
-    the follow-up that asks for ``Action i`` alone."""
-    shots = "\n\n".join(exemplar_trajectory(e) for e in examples)
-    if profile == "chat":
-        body = f"Question: {question}\n{transcript}"
-        if thought is None:
-            ask = f"Write Thought {i} and Action {i}, one line each, and nothing else."
-        else:
-            body += f"Thought {i}: {thought}\n"
-            ask = f"Write Action {i} only: Search[query] or Finish[answer]."
-        return LLMRequest(
-            messages=(
-                Message(role="system", content=f"{INSTRUCTION}\n\n{shots}"),
-                Message(role="user", content=f"{body}\n{ask}"),
-            ),
-            max_tokens=max_tokens,
-            seed=seed,
-            stop=("\nObservation",),
-        )
-    prompt = f"{INSTRUCTION}\n\n{shots}\n\nQuestion: {question}\n{transcript}"
+) -> PromptSpec:
+    """The prompt for iteration ``i``: ``Thought i`` (and its action), or, with ``thought`` given,
+    the follow-up that asks for ``Action i`` alone. ``transcript`` holds the earlier iterations'
+    lines, each ending in a newline."""
+    lines = transcript.removesuffix("\n").split("\n") if transcript else []
+    rows = (f"Question: {question}", *lines)
     if thought is None:
-        prompt += f"Thought {i}:"
+        query = Block(rows, f"Thought {i}:")
         stop: tuple[str, ...] = ("\nObservation", "\nQuestion:", "\n\n")
+        ask = f"Write Thought {i} and Action {i}, one line each, and nothing else."
     else:
-        prompt += f"Thought {i}: {thought}\nAction {i}:"
+        query = Block((*rows, f"Thought {i}: {thought}"), f"Action {i}:")
         stop = ("\n",)
-    return LLMRequest(prompt=prompt, max_tokens=max_tokens, seed=seed, stop=stop)
+        ask = f"Write Action {i} only: Search[query] or Finish[answer]."
+    return PromptSpec(
+        instruction=INSTRUCTION,
+        shots=tuple(trajectory_block(e) for e in examples),
+        query=query,
+        stop=stop,
+        generation=Generation(max_tokens=max_tokens, seed=seed),
+        chat=Chat(ask=ask, stop=("\nObservation",)),
+    )
 
 
 @dataclass(frozen=True)
@@ -181,19 +175,14 @@ class ReAct:
             if ctx.budget.available < self.reserve or len(transcript) > self.max_transcript_chars:
                 break
             try:
-                reply = yield Generate(
-                    react_request(question, transcript, i, examples, profile=ctx.profile,
-                                  max_tokens=self.step_tokens, seed=ctx.seed),
-                    label=f"thought {i}",
-                )
+                spec = react_prompt(question, transcript, i, examples,
+                                    max_tokens=self.step_tokens, seed=ctx.seed)
+                reply = yield Generate(render(spec, ctx.profile), label=f"thought {i}")
                 thought, action_text = split_thought_action(reply.text)
                 if action_text is None:
-                    reply = yield Generate(
-                        react_request(question, transcript, i, examples, profile=ctx.profile,
-                                      thought=thought, max_tokens=self.action_tokens,
-                                      seed=ctx.seed),
-                        label=f"action {i}",
-                    )
+                    spec = react_prompt(question, transcript, i, examples, thought=thought,
+                                        max_tokens=self.action_tokens, seed=ctx.seed)
+                    reply = yield Generate(render(spec, ctx.profile), label=f"action {i}")
                     action_text = reply.text.strip().split("\n", 1)[0]
                 action = parse_action(action_text)
                 if action.kind == "finish":
@@ -224,12 +213,9 @@ class ReAct:
         text = ""
         if evidence:
             try:
-                response = yield Generate(
-                    reader_request(question, evidence, profile=ctx.profile,
-                                   exemplars=self.exemplars.reader,
-                                   max_tokens=self.answer_tokens, seed=ctx.seed),
-                    label="fallback read",
-                )
+                spec = reader_prompt(question, evidence, exemplars=self.exemplars.reader,
+                                     max_tokens=self.answer_tokens, seed=ctx.seed)
+                response = yield Generate(render(spec, ctx.profile), label="fallback read")
                 text = clean_answer(response.text)
             except BudgetExhausted:
                 exhausted = True

@@ -27,59 +27,34 @@ from dataclasses import dataclass, field
 from forage.core.errors import BudgetExhausted, ConfigError
 from forage.core.trace import Task
 from forage.core.types import Hit
-from forage.llm.base import LLMRequest, Message
-from forage.runtime.base import Answer, Context, Generate, Search, Steps
+from forage.prompts.common import STOP, clean_answer, passage_text, reader_prompt
 from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.common import (
-    READER_INSTRUCTION,
-    STOP,
-    clean_answer,
-    passage_text,
-    reader_request,
-)
-from forage.strategies.queries import clean_query, query_request
-from forage.strategies.verifier import verify_request, yes_score
+from forage.prompts.render import render
+from forage.runtime.base import Answer, Context, Generate, Search, Steps
+from forage.prompts.spec import PromptSpec
+from forage.strategies.queries import clean_query, query_prompt
+from forage.strategies.verifier import verify_prompt, yes_score
 
 log = logging.getLogger(__name__)
 
 
-def revise_request(
+def revise_prompt(
     question: str,
     hits: Sequence[Hit],
     rejected: Sequence[str],
     *,
-    profile: str,
     exemplars: ExemplarSet,
     max_tokens: int = 24,
     seed: int | None = None,
-) -> LLMRequest:
-    """The reader prompt for a (re)reading. Chat: every passage seen and the rejected answers;
-    completion, or nothing rejected yet: the plain reader prompt over ``hits``."""
-    if profile != "chat" or not rejected:
-        return reader_request(question, hits, profile=profile, exemplars=exemplars.reader,
-                              max_tokens=max_tokens, seed=seed).model_copy(update={"stop": STOP})
-    shots = "\n\n".join(
-        f"Passage: {e.passage}\nQuestion: {e.question}\nAnswer: {e.answer}"
-        for e in exemplars.reader
-    )
-    rejected_line = "; ".join(a for a in rejected if a) or "none"
-    return LLMRequest(
-        messages=(
-            Message(role="system",
-                    content=f"{READER_INSTRUCTION} Reply with the answer only.\n\n{shots}"),
-            Message(
-                role="user",
-                content=(
-                    f"Passage: {passage_text(hits)}\nQuestion: {question}\n"
-                    f"Answers already judged unsupported by the passages: {rejected_line}"
-                ),
-            ),
-        ),
-        max_tokens=max_tokens,
-        temperature=0.0,
-        seed=seed,
-        stop=STOP,
-    )
+) -> PromptSpec:
+    """The reader prompt for a (re)reading over ``hits``, one line in both profiles; a chat model
+    also sees the answers rejected so far (a tiny completion model reads worse with more text)."""
+    note = ""
+    if rejected:
+        note = ("Answers already judged unsupported by the passages: "
+                + ("; ".join(a for a in rejected if a) or "none"))
+    return reader_prompt(question, hits, exemplars=exemplars.reader, max_tokens=max_tokens,
+                         seed=seed, chat_stop=STOP, chat_note=note)
 
 
 @dataclass(frozen=True)
@@ -106,11 +81,9 @@ class Revision:
         window = ranking[: self.k]
         seen = list(window)
         try:
-            response = yield Generate(
-                revise_request(question, window, (), profile=ctx.profile, exemplars=self.exemplars,
-                               max_tokens=self.max_tokens, seed=ctx.seed),
-                label="answer",
-            )
+            spec = revise_prompt(question, window, (), exemplars=self.exemplars,
+                                 max_tokens=self.max_tokens, seed=ctx.seed)
+            response = yield Generate(render(spec, ctx.profile), label="answer")
         except BudgetExhausted:
             return self._answer(ctx, "", seen, exhausted=True)
         answer = clean_answer(response.text)
@@ -119,11 +92,9 @@ class Revision:
         for r in range(1, self.rounds + 1):
             sub = ctx.root.add(f"revision {r}: critique {answer!r}")
             try:
-                verdict = yield Generate(
-                    verify_request(question, passage_text(window), answer, profile=ctx.profile,
-                                   exemplars=self.exemplars, seed=ctx.seed),
-                    task=sub, label="critique",
-                )
+                spec = verify_prompt(question, passage_text(window), answer,
+                                     exemplars=self.exemplars, seed=ctx.seed)
+                verdict = yield Generate(render(spec, ctx.profile), task=sub, label="critique")
                 score = yes_score(verdict.text) if answer else 0.0
                 verdicts.append(score)
                 if score >= 0.5:
@@ -137,12 +108,10 @@ class Revision:
                     break
                 window = new
                 seen += new
-                response = yield Generate(
-                    revise_request(question, seen if ctx.profile == "chat" else window, rejected,
-                                   profile=ctx.profile, exemplars=self.exemplars,
-                                   max_tokens=self.max_tokens, seed=ctx.seed),
-                    task=sub, label="revise",
-                )
+                spec = revise_prompt(question, seen if ctx.profile == "chat" else window,
+                                     rejected, exemplars=self.exemplars,
+                                     max_tokens=self.max_tokens, seed=ctx.seed)
+                response = yield Generate(render(spec, ctx.profile), task=sub, label="revise")
             except BudgetExhausted:
                 sub.finish(answer, status="exhausted")
                 return self._answer(ctx, answer, seen, verdicts=verdicts, exhausted=True)
@@ -158,11 +127,9 @@ class Revision:
         next-ranked ones. May raise ``BudgetExhausted``."""
         if not self.research:
             return list(ranking[r * self.k : (r + 1) * self.k])
-        response = yield Generate(
-            query_request(question, passage_text(window), profile=ctx.profile,
-                          exemplars=self.exemplars, seed=ctx.seed),
-            task=sub, label="query",
-        )
+        spec = query_prompt(question, passage_text(window), exemplars=self.exemplars,
+                            seed=ctx.seed)
+        response = yield Generate(render(spec, ctx.profile), task=sub, label="query")
         query = clean_query(response.text) or question
         hits = yield Search(query, k=self.search_k, task=sub)
         ids = {h.document.id for h in seen}

@@ -38,8 +38,9 @@ from forage.core.text import normalize_answer
 from forage.llm.base import Choice, LLMRequest
 from forage.runtime.base import Answer, Context, Generate, Parallel, Search, Steps
 from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.common import STOP, clean_answer, passage_text, reader_request
-from forage.strategies.verifier import choice_yes_score, verify_request
+from forage.prompts.common import STOP, clean_answer, passage_text, reader_prompt
+from forage.prompts.render import render
+from forage.strategies.verifier import choice_yes_score, verify_prompt
 
 log = logging.getLogger(__name__)
 
@@ -164,10 +165,10 @@ class SelfConsistency:
         hits = yield from _retrieve(ctx, self.k)
         if hits is None:
             return _exhausted(ctx)
-        base = reader_request(
-            ctx.question.text, hits, profile=ctx.profile, exemplars=self.exemplars.reader,
-            max_tokens=self.max_tokens, temperature=self.temperature,
-        ).model_copy(update={"stop": STOP})  # one line per sample, in both profiles
+        base = render(reader_prompt(
+            ctx.question.text, hits, exemplars=self.exemplars.reader, max_tokens=self.max_tokens,
+            temperature=self.temperature, chat_stop=STOP,  # one line per sample, in both profiles
+        ), ctx.profile)
         sources = tuple(h.document.title for h in hits)
         answers: list[str] = []
         exhausted = False
@@ -221,10 +222,10 @@ class BestOfN:
         hits = yield from _retrieve(ctx, self.k)
         if hits is None:
             return _exhausted(ctx)
-        base = reader_request(
-            ctx.question.text, hits, profile=ctx.profile, exemplars=self.exemplars.reader,
-            max_tokens=self.max_tokens, temperature=self.temperature,
-        ).model_copy(update={"logprobs": self.verifier == "logprob", "stop": STOP})
+        base = render(reader_prompt(
+            ctx.question.text, hits, exemplars=self.exemplars.reader, max_tokens=self.max_tokens,
+            temperature=self.temperature, logprobs=self.verifier == "logprob", chat_stop=STOP,
+        ), ctx.profile)
         sources = tuple(h.document.title for h in hits)
         choices = yield from _draw(base, self.n, ctx.seed, "sample")
         budget_cut = len(choices) < self.n
@@ -266,10 +267,10 @@ class BestOfN:
             return [-math.inf] * len(answers)
         first = {key: next(a for a in answers if normalize_answer(a) == key) for key in distinct}
         passage = passage_text(hits)
+        logprobs = self.logprobs and ctx.capabilities.supports_logprobs
         requests = [
-            verify_request(ctx.question.text, passage, first[key], profile=ctx.profile,
-                           exemplars=self.exemplars, seed=ctx.seed,
-                           logprobs=self.logprobs and ctx.capabilities.supports_logprobs)
+            render(verify_prompt(ctx.question.text, passage, first[key], exemplars=self.exemplars,
+                                 seed=ctx.seed, logprobs=logprobs), ctx.profile)
             for key in distinct
         ]
         # Parallel never raises BudgetExhausted: a refused step's result is the exception itself.

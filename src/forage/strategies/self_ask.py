@@ -21,7 +21,7 @@ else the latest intermediate answer.
 Exemplars: the dev split's multi-hop examples, their resolved sub-questions as follow-ups and
 sub-answers as intermediate answers.
 
-Not here: the reader prompt itself (``prompts.reader_request``).
+Not here: the reader prompt itself (``forage.prompts.common``), rendering (``forage.prompts``).
 """
 
 from __future__ import annotations
@@ -31,11 +31,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from forage.core.errors import BudgetExhausted
-from forage.llm.base import LLMRequest, Message
-from forage.runtime.base import Answer, Context, Generate, Search, Steps
-from forage.strategies.direct import answer_after
+from forage.llm.base import LLMRequest
+from forage.prompts.common import clean_answer, reader_prompt
 from forage.prompts.exemplars import DevExample, ExemplarSet
-from forage.prompts.common import clean_answer, reader_request
+from forage.prompts.parse import answer_after
+from forage.prompts.render import render
+from forage.prompts.spec import Block, Chat, Generation, PromptSpec
+from forage.runtime.base import Answer, Context, Generate, Search, Steps
 
 NEEDED = "Are follow up questions needed here:"
 FOLLOW_UP = "Follow up:"
@@ -51,13 +53,16 @@ _FOLLOW = re.compile(r"^\s*follow\s*up\s*:\s*(.*)$", re.IGNORECASE)
 _NEEDED_REPLY = re.compile(r"^\s*(yes|no)\b", re.IGNORECASE)
 
 
-def exemplar_chain(example: DevExample) -> str:
-    """A Self-Ask exemplar from a dev example's resolved steps."""
-    lines = [f"Question: {example.question}", f"{NEEDED} Yes."]
+def chain_block(example: DevExample) -> Block:
+    """A Self-Ask exemplar from a dev example's resolved steps, ending in the final answer."""
+    rows = [f"Question: {example.question}", f"{NEEDED} Yes."]
     for s in example.resolved_steps():
-        lines += [f"{FOLLOW_UP} {s.question}", f"{INTERMEDIATE} {s.answer}"]
-    lines.append(f"{FINAL} {example.answer}")
-    return "\n".join(lines)
+        rows += [f"{FOLLOW_UP} {s.question}", f"{INTERMEDIATE} {s.answer}"]
+    return Block(tuple(rows), FINAL, example.answer)
+
+
+def exemplar_chain(example: DevExample) -> str:
+    return chain_block(example).render()
 
 
 @dataclass(frozen=True)
@@ -90,40 +95,32 @@ def parse_continuation(text: str) -> Step:
     return Step(needed=needed)
 
 
-def self_ask_request(
+def self_ask_prompt(
     question: str,
     transcript: str,
     examples: Sequence[DevExample],
     *,
-    profile: str,
     label: str | None = None,
     max_tokens: int = 40,
     seed: int | None = None,
-) -> LLMRequest:
-    """The continuation request. ``transcript`` holds the lines after the question (each ending in
+) -> PromptSpec:
+    """The continuation prompt. ``transcript`` holds the lines after the question (each ending in
     a newline, the first being the needed-answer); ``label`` forces the next line's label."""
-    shots = "\n\n".join(exemplar_chain(e) for e in examples if e.steps)
-    if profile == "chat":
-        so_far = f"Question: {question}\n{NEEDED}{transcript}"
-        ask = (
-            f"Continue with the line that starts with {label!r} only." if label
-            else f"Continue with the next line: '{FOLLOW_UP} ...' or '{FINAL} ...'."
-        )
-        return LLMRequest(
-            messages=(
-                Message(role="system", content=f"{CHAT_INSTRUCTION}\n\n{shots}"),
-                Message(role="user", content=f"{so_far}\n\n{ask}"),
-            ),
-            max_tokens=max_tokens,
-            seed=seed,
-            stop=(INTERMEDIATE, "\nQuestion:"),
-        )
-    prompt = f"{shots}\n\nQuestion: {question}\n{NEEDED}{transcript}"
+    *rows, open_line = f"{NEEDED}{transcript}".split("\n")
     if label:
-        return LLMRequest(prompt=prompt + label, max_tokens=max_tokens, seed=seed, stop=("\n",))
-    return LLMRequest(
-        prompt=prompt, max_tokens=max_tokens, seed=seed,
-        stop=(INTERMEDIATE, "\nQuestion:", "\n\n"),
+        ask = f"Continue with the line that starts with {label!r} only."
+        stop: tuple[str, ...] = ("\n",)
+    else:
+        ask = f"Continue with the next line: '{FOLLOW_UP} ...' or '{FINAL} ...'."
+        stop = (INTERMEDIATE, "\nQuestion:", "\n\n")
+    return PromptSpec(
+        instruction="",  # the reference prompt has none: the exemplars show the format
+        shots=tuple(chain_block(e) for e in examples if e.steps),
+        query=Block((f"Question: {question}", *rows), open_line + (label or "")),
+        stop=stop,
+        generation=Generation(max_tokens=max_tokens, seed=seed),
+        chat=Chat(hint=CHAT_INSTRUCTION, ask=ask, show_cue=True,
+                  stop=(INTERMEDIATE, "\nQuestion:")),
     )
 
 
@@ -149,8 +146,9 @@ class SelfAsk:
         exhausted = False
 
         def request(label: str | None, max_tokens: int) -> LLMRequest:
-            return self_ask_request(question, transcript, examples, profile=ctx.profile,
-                                    label=label, max_tokens=max_tokens, seed=ctx.seed)
+            spec = self_ask_prompt(question, transcript, examples, label=label,
+                                   max_tokens=max_tokens, seed=ctx.seed)
+            return render(spec, ctx.profile)
 
         try:
             for turn in range(self.max_follow_ups):
@@ -172,12 +170,9 @@ class SelfAsk:
                 sources += [h.document.title for h in hits]
                 intermediate = ""
                 if hits:
-                    read = yield Generate(
-                        reader_request(step.follow_up, hits, profile=ctx.profile,
-                                       exemplars=self.exemplars.reader,
-                                       max_tokens=self.answer_tokens, seed=ctx.seed),
-                        label=f"read {turn + 1}",
-                    )
+                    spec = reader_prompt(step.follow_up, hits, exemplars=self.exemplars.reader,
+                                         max_tokens=self.answer_tokens, seed=ctx.seed)
+                    read = yield Generate(render(spec, ctx.profile), label=f"read {turn + 1}")
                     intermediate = clean_answer(read.text)
                 transcript += (
                     f"{FOLLOW_UP} {step.follow_up}\n{INTERMEDIATE} {intermediate or 'unknown'}\n"

@@ -1,9 +1,10 @@
 """A model-estimated verifier: does a passage support a candidate answer? Prompt and score.
 
-``verify_request`` renders a yes/no verification prompt (passage, question, candidate answer) in
-both profiles; ``yes_score`` turns the reply into a score in [0, 1]: the probability of "yes" read
-from the verdict's first-token log-probability when the reply carries logprobs, else 1 / 0 for a
-sampled "yes" / "no", and 0.5 for a reply that is neither (an undecided verifier, not an error).
+``verify_prompt`` is a yes/no verification prompt (passage, question, candidate answer) as a spec
+(``forage.prompts``); ``yes_score`` turns the reply into a score in
+[0, 1]: the probability of "yes" read from the verdict's first-token log-probability when the reply
+carries logprobs, else 1 / 0 for a sampled "yes" / "no", and 0.5 for a reply that is neither (an
+undecided verifier, not an error).
 Used by best-of-N (self-evaluation), sequential revision (the critique) and MCTS (leaf values).
 
 The few-shot verdicts are built from the dev ``ExemplarSet``: a reader exemplar with its own answer
@@ -20,9 +21,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from forage.llm.base import Choice, LLMRequest, Message
-from forage.prompts.exemplars import ExemplarSet
+from forage.llm.base import Choice
 from forage.prompts.common import STOP
+from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.spec import Block, Chat, Generation, PromptSpec, titled
 
 VERIFY_INSTRUCTION = "Does the passage support the answer to the question? Reply Yes or No."
 
@@ -46,68 +48,38 @@ def verdict_exemplars(exemplars: ExemplarSet) -> tuple[Verdict, ...]:
     if multi:
         m = multi[0]
         first, last = m.resolved_steps()[0], m.resolved_steps()[-1]
-        out.append(Verdict(_titled(first.title, first.evidence), m.question, first.answer, False))
-        out.append(Verdict(_titled(last.title, last.evidence), m.question, m.answer, True))
+        out.append(Verdict(titled(first.title, first.evidence), m.question, first.answer, False))
+        out.append(Verdict(titled(last.title, last.evidence), m.question, m.answer, True))
     if len(reader) >= 2:
         out.append(Verdict(reader[1].passage, reader[1].question, reader[0].answer, False))
     return tuple(out)
 
 
-def _titled(title: str, text: str) -> str:
-    return f"{title}: {text}" if title else text
+def _block(passage: str, question: str, answer: str, verdict: str = "") -> Block:
+    return Block((f"Passage: {passage}", f"Question: {question}", f"Answer: {answer}"),
+                 "Supported:", verdict)
 
 
-def verify_request(
+def verify_prompt(
     question: str,
     passage: str,
     answer: str,
     *,
-    profile: str,
     exemplars: ExemplarSet,
     logprobs: bool = False,
     seed: int | None = None,
     max_tokens: int = 2,
-) -> LLMRequest:
-    """A greedy yes/no verification request; ``logprobs`` asks for the verdict's probability."""
+) -> PromptSpec:
+    """A greedy yes/no verification prompt; ``logprobs`` asks for the verdict's probability."""
     shots: Sequence[Verdict] = verdict_exemplars(exemplars)
-    if profile == "chat":
-        text = "\n\n".join(
-            f"Passage: {v.passage}\nQuestion: {v.question}\nAnswer: {v.answer}\n"
-            f"Supported: {'Yes' if v.supported else 'No'}"
-            for v in shots
-        )
-        return LLMRequest(
-            messages=(
-                Message(role="system", content=f"{VERIFY_INSTRUCTION}\n\n{text}"),
-                Message(
-                    role="user",
-                    content=(f"Passage: {passage}\nQuestion: {question}\nAnswer: {answer}\n"
-                             "Supported:"),
-                ),
-            ),
-            max_tokens=max_tokens,
-            temperature=0.0,
-            seed=seed,
-            stop=STOP,
-            logprobs=logprobs,
-        )
-    blocks = [VERIFY_INSTRUCTION, ""]
-    for v in shots:
-        blocks += [
-            f"Passage: {v.passage}",
-            f"Question: {v.question}",
-            f"Answer: {v.answer}",
-            f"Supported: {'Yes' if v.supported else 'No'}",
-            "",
-        ]
-    blocks += [f"Passage: {passage}", f"Question: {question}", f"Answer: {answer}", "Supported:"]
-    return LLMRequest(
-        prompt="\n".join(blocks),
-        max_tokens=max_tokens,
-        temperature=0.0,
-        seed=seed,
+    return PromptSpec(
+        instruction=VERIFY_INSTRUCTION,
+        shots=tuple(_block(v.passage, v.question, v.answer, "Yes" if v.supported else "No")
+                    for v in shots),
+        query=_block(passage, question, answer),
         stop=STOP,
-        logprobs=logprobs,
+        generation=Generation(max_tokens=max_tokens, seed=seed, logprobs=logprobs),
+        chat=Chat(show_cue=True, stop=STOP),
     )
 
 
