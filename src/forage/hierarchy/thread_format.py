@@ -14,7 +14,8 @@ time into one KV stream::
 
 This module holds the pure parts of that format: prefixes, a tolerant parser, the state machine of
 which line kinds may follow (``allowed_next``), how a finished line is checked, how dev exemplars are
-rendered (already pruned, or in full), and the cost arithmetic the runtime uses to keep enough
+rendered (already pruned, or in full; the stream's start is a ``PromptSpec`` rendered by the prompt
+layer, ``stream_prompt``), and the cost arithmetic the runtime uses to keep enough
 budget for a forced answer.
 
 Not here: running a model or a search, the KV stream, the loop (``thread``, ``forage.llm.line_stream``).
@@ -29,6 +30,8 @@ from typing import Literal
 
 from forage.core.budget import CostModel, Usage
 from forage.prompts.exemplars import DevExample
+from forage.prompts.render import preamble
+from forage.prompts.spec import Block, PromptSpec, titled
 
 Kind = Literal["task", "search", "result", "conclusion", "answer"]
 GENERATED_KINDS: tuple[Kind, ...] = ("task", "search", "conclusion", "answer")
@@ -111,7 +114,7 @@ def check_line(kind: Kind, content: str, finish: str, *, max_words: int = 40) ->
     return None
 
 
-def render_exemplar(example: DevExample, *, view: Literal["pruned", "full"] = "pruned") -> str:
+def exemplar_block(example: DevExample, *, view: Literal["pruned", "full"] = "pruned") -> Block:
     """A dev example as a finished stream. ``pruned``: task and conclusion lines only, the shape a
     pruned stream has when the model continues it. ``full``: with each step's search (the
     sub-question as query) and its evidence sentence as the result."""
@@ -121,28 +124,43 @@ def render_exemplar(example: DevExample, *, view: Literal["pruned", "full"] = "p
         lines.append(f"{prefix('task', i)} {s.question}")
         if view == "full":
             lines.append(f"{prefix('search')} {s.question}")
-            result = f"{s.title}: {s.evidence}" if s.title else s.evidence
-            lines.append(f"{prefix('result')} {result}")
+            lines.append(f"{prefix('result')} {titled(s.title, s.evidence)}")
         lines.append(f"{prefix('conclusion', i)} {s.answer}")
     if not steps:  # no decomposition: one task, the question itself
         lines += [f"{prefix('task', 1)} {example.question}", f"{prefix('conclusion', 1)} {example.answer}"]
-    lines.append(f"{prefix('answer')} {example.answer}")
-    return "\n".join(lines) + "\n"
+    return Block(tuple(lines), prefix("answer"), example.answer)
+
+
+def render_exemplar(example: DevExample, *, view: Literal["pruned", "full"] = "pruned") -> str:
+    """``exemplar_block`` as the stream's text, ending in a line break."""
+    return exemplar_block(example, view=view).render() + "\n"
+
+
+def stream_prompt(
+    examples: Sequence[DevExample], question: str = "", *,
+    view: Literal["pruned", "full"] = "pruned",
+) -> PromptSpec:
+    """The stream as a prompt: the header and the exemplars, then the ``Question:`` line (the model
+    writes the lines after it)."""
+    return PromptSpec(
+        instruction=HEADER,
+        shots=tuple(exemplar_block(e, view=view) for e in examples),
+        query=Block((f"Question: {question}",)),
+        stop=(STOP,),
+    )
 
 
 def render_preamble(
     examples: Sequence[DevExample], *, view: Literal["pruned", "full"] = "pruned"
 ) -> str:
     """The start of every stream: a header line and the exemplars, each followed by a blank line."""
-    blocks = [HEADER + "\n"] + [render_exemplar(e, view=view) for e in examples]
-    return "\n".join(blocks) + "\n"
+    return preamble(stream_prompt(examples, view=view))
 
 
 def result_text(title: str, text: str, *, max_words: int) -> str:
     """The ``Result:`` line for a passage (one line, cut to ``max_words`` words)."""
     words = " ".join(text.split()).split(" ")
-    body = " ".join(words[:max_words])
-    return f"{prefix('result')} {title}: {body}\n" if title else f"{prefix('result')} {body}\n"
+    return f"{prefix('result')} {titled(title, ' '.join(words[:max_words]))}\n"
 
 
 NO_RESULT = f"{prefix('result')} nothing found\n"
@@ -194,6 +212,7 @@ __all__ = [
     "Position",
     "allowed_next",
     "check_line",
+    "exemplar_block",
     "line_usage",
     "parse_line",
     "prefix",
@@ -201,5 +220,6 @@ __all__ = [
     "render_preamble",
     "result_text",
     "step_cost",
+    "stream_prompt",
     "wrap_up_cost",
 ]

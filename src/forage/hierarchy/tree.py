@@ -44,13 +44,15 @@ from forage.hierarchy.plan import (
     resolve,
     share,
 )
-from forage.prompts.common import clean_answer
+from forage.prompts.parse import clean_answer
+from forage.prompts.render import render
+from forage.prompts.spec import titled
 from forage.hierarchy.tree_prompts import (
     Memory,
-    next_question_request,
-    planner_request,
-    reader_request,
-    synthesiser_request,
+    next_question_prompt,
+    planner_prompt,
+    reader_prompt,
+    synthesiser_prompt,
 )
 
 log = logging.getLogger(__name__)
@@ -157,10 +159,10 @@ class _Run:
         gold = self.ctx.question.decomposition
         if self.s.planning == "oracle" and gold and goal == self.ctx.question.text and attempt == 0:
             return plan_from_questions(gold, max_steps=self.s.max_steps)
-        request = planner_request(
-            goal, self.s.exemplars, profile=self.ctx.profile,
-            temperature=0.0 if attempt == 0 else 0.7, seed=self.ctx.seed + attempt,
-        )
+        request = render(planner_prompt(
+            goal, self.s.exemplars, temperature=0.0 if attempt == 0 else 0.7,
+            seed=self.ctx.seed + attempt,
+        ), self.ctx.profile)
         try:
             response = yield Generate(request, task=task, label="plan")
         except BudgetExhausted:
@@ -196,9 +198,8 @@ class _Run:
         for i in range(self.s.max_steps):
             known = facts + tuple((q, o.answer) for q, o in found)
             memory = self.memory(path if depth == 1 else (*path, goal), known)
-            request = next_question_request(
-                memory, self.s.exemplars, profile=self.ctx.profile, seed=self.ctx.seed
-            )
+            request = render(next_question_prompt(memory, self.s.exemplars, seed=self.ctx.seed),
+                             self.ctx.profile)
             try:
                 response = yield Generate(request, task=task, label="plan")
             except BudgetExhausted:
@@ -326,12 +327,11 @@ class _Run:
         notes.append(f"Search: {question}")
         memory = self.memory(path, facts)
         for hit in hits[: self.s.attempts]:
-            passage = f"{hit.document.title}: {hit.document.text}"
+            passage = titled(hit.document.title, hit.document.text)
             notes.append(f"Passage: {passage}")
-            request = reader_request(
-                question, passage, memory, self.s.exemplars, profile=self.ctx.profile,
-                logprobs=self.logprobs, seed=self.ctx.seed,
-            )
+            request = render(reader_prompt(question, passage, memory, self.s.exemplars,
+                                           logprobs=self.logprobs, seed=self.ctx.seed),
+                             self.ctx.profile)
             try:
                 response = yield Generate(request, task=task, label="read")
             except BudgetExhausted:
@@ -348,9 +348,8 @@ class _Run:
         return best
 
     def synthesise(self, goal: str, conclusions: list[tuple[str, str]], task: Task) -> Gen:
-        request = synthesiser_request(
-            goal, conclusions, self.s.exemplars, profile=self.ctx.profile, seed=self.ctx.seed
-        )
+        spec = synthesiser_prompt(goal, conclusions, self.s.exemplars, seed=self.ctx.seed)
+        request = render(spec, self.ctx.profile)
         try:
             response = yield Generate(request, task=task, label="synthesise")
         except BudgetExhausted:

@@ -1,11 +1,12 @@
-"""Prompts of the hierarchical engine — planner, executor's reader, synthesiser — in both profiles.
+"""Prompts of the hierarchical engine — planner, stepwise planner, executor's reader, synthesiser.
 
 Working memory is rendered here: every call sees the main question, the path of ancestor goals and
 the conclusions of finished subtasks (``Memory``); the internals of finished subtasks (queries,
 passages) appear only for the subtasks the buffer keeps verbatim. Few-shot material comes from
-``ExemplarSet`` (a dev split) and is rendered in exactly the format the model must continue.
+``ExemplarSet`` (a dev split) and is rendered in exactly the format the model must continue. Each
+``*_prompt`` returns a spec (``forage.prompts.spec``) that ``forage.prompts.render`` renders.
 
-Not here: parsing (``plan``), control flow (``tree``).
+Not here: rendering (``forage.prompts.render``), parsing (``plan``), control flow (``tree``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from forage.llm.base import LLMRequest, Message
-from forage.prompts.exemplars import DevExample, ExemplarSet
+from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.spec import Block, Chat, Generation, PromptSpec, titled
 
 PLAN_INSTRUCTION = (
     "Split each question into simple questions that one fact can answer. "
@@ -22,6 +23,8 @@ PLAN_INSTRUCTION = (
 )
 READ_INSTRUCTION = "Answer each question with a short phrase taken from the passage."
 SYNTH_INSTRUCTION = "Answer the main question using the facts."
+EXAMPLES = "Examples:"
+NOTHING_KNOWN = "Known: nothing yet"
 
 
 @dataclass(frozen=True)
@@ -34,16 +37,11 @@ class Memory:
     verbatim: tuple[str, ...] = field(default=())  # internals of buffered (unpruned) subtasks
 
     def known_line(self) -> str:
-        if not self.facts:
-            return "Known: nothing yet"
-        return "Known: " + " ".join(f"{q} {_sentence(a)}" for q, a in self.facts)
+        return f"Known: {_facts(self.facts)}" if self.facts else NOTHING_KNOWN
 
-    def lines(self) -> list[str]:
-        out = [f"Main question: {self.main_question}"]
-        out += [f"Goal: {g}" for g in self.path]
-        out += list(self.verbatim)
-        out.append(self.known_line())
-        return out
+    def lines(self) -> tuple[str, ...]:
+        return (f"Main question: {self.main_question}", *(f"Goal: {g}" for g in self.path),
+                *self.verbatim, self.known_line())
 
 
 def _sentence(answer: str) -> str:
@@ -51,117 +49,97 @@ def _sentence(answer: str) -> str:
     return a if a.endswith((".", "?", "!")) else a + "."
 
 
-def _plan_example(e: DevExample) -> list[str]:
-    lines = [f"Question: {e.question}"]
-    lines += [f"{i}. {s.question}" for i, s in enumerate(e.steps, 1)]
-    return lines
+def _plan_block(question: str, steps: Sequence[str] = ()) -> Block:
+    """``Question: ...`` and the numbered sub-questions; the model continues after ``1.``."""
+    numbered = "\n".join(f"{i}. {q}" for i, q in enumerate(steps, 1))
+    return Block((f"Question: {question}",), "1.", numbered.removeprefix("1. "))
 
 
-def planner_request(
-    question: str, exemplars: ExemplarSet, *, profile: str, max_tokens: int = 96,
-    temperature: float = 0.0, seed: int | None = None,
-) -> LLMRequest:
-    examples = [e for e in exemplars.multi_hop if e.steps]
-    if profile == "chat":
-        shots = "\n\n".join("\n".join(_plan_example(e)) for e in examples)
-        return LLMRequest(
-            messages=(
-                Message(
-                    role="system",
-                    content=f"{PLAN_INSTRUCTION} Reply with JSON: "
-                    '{"steps": ["first question", "second question using #1", ...]}. '
-                    "Use a single step when the question needs one fact.\n\nExamples:\n" + shots,
-                ),
-                Message(role="user", content=f"Question: {question}"),
-            ),
-            max_tokens=max_tokens * 2, temperature=temperature, seed=seed,
-        )
-    blocks = [PLAN_INSTRUCTION, ""]
-    for e in examples:
-        blocks += [*_plan_example(e), ""]
-    blocks += [f"Question: {question}", "1."]
-    return LLMRequest(
-        prompt="\n".join(blocks), max_tokens=max_tokens, temperature=temperature, seed=seed,
+def planner_prompt(
+    question: str, exemplars: ExemplarSet, *, max_tokens: int = 96, temperature: float = 0.0,
+    seed: int | None = None,
+) -> PromptSpec:
+    return PromptSpec(
+        instruction=PLAN_INSTRUCTION,
+        shots=tuple(_plan_block(e.question, [s.question for s in e.steps])
+                    for e in exemplars.multi_hop if e.steps),
+        query=_plan_block(question),
         stop=("\n\n", "Question:"),
+        generation=Generation(max_tokens=max_tokens, temperature=temperature, seed=seed),
+        chat=Chat(
+            hint='Reply with JSON: {"steps": ["first question", "second question using #1", ...]}. '
+            "Use a single step when the question needs one fact.",
+            heading=EXAMPLES,
+            max_tokens=max_tokens * 2,  # JSON takes more tokens than numbered lines
+        ),
     )
 
 
-def _reader_shots(exemplars: ExemplarSet) -> list[list[str]]:
+def _reader_block(lines: Sequence[str], passage: str, question: str, answer: str = "") -> Block:
+    return Block((*lines, f"Passage: {passage}", f"Question: {question}"), "Answer:", answer)
+
+
+def _reader_shots(exemplars: ExemplarSet) -> list[Block]:
     """Reader exemplars in the memory format: steps of dev multi-hop examples (one that knows
     nothing yet, one that builds on an earlier fact), else plain reader exemplars."""
-    shots: list[list[str]] = []
+    shots: list[Block] = []
     for e in exemplars.multi_hop:
         steps = e.resolved_steps()
         if len(steps) < 2 or not all(s.evidence for s in steps):
             continue
         pick = len(shots) % 2  # alternate first and second steps across examples
         s = steps[pick]
-        known = (
-            "Known: nothing yet"
-            if pick == 0
-            else f"Known: {steps[0].question} {_sentence(steps[0].answer)}"
-        )
-        passage = f"{s.title}: {s.evidence}" if s.title else s.evidence
-        shots.append([f"Main question: {e.question}", known, f"Passage: {passage}",
-                      f"Question: {s.question}", f"Answer: {s.answer}"])
+        known = Memory(e.question, facts=((steps[0].question, steps[0].answer),)[:pick])
+        shots.append(_reader_block([f"Main question: {e.question}", known.known_line()],
+                                   titled(s.title, s.evidence), s.question, s.answer))
         if len(shots) == 2:
             return shots
     for r in exemplars.reader[: 2 - len(shots)]:
-        shots.append([f"Main question: {r.question}", "Known: nothing yet",
-                      f"Passage: {r.passage}", f"Question: {r.question}", f"Answer: {r.answer}"])
+        shots.append(_reader_block([f"Main question: {r.question}", NOTHING_KNOWN],
+                                   r.passage, r.question, r.answer))
     return shots
 
 
-def reader_request(
-    sub_question: str, passage: str, memory: Memory, exemplars: ExemplarSet, *, profile: str,
+def reader_prompt(
+    sub_question: str, passage: str, memory: Memory, exemplars: ExemplarSet, *,
     max_tokens: int = 24, logprobs: bool = False, seed: int | None = None,
-) -> LLMRequest:
-    shots = _reader_shots(exemplars)
-    if profile == "chat":
-        examples = "\n\n".join("\n".join(s) for s in shots)
-        user = "\n".join([*memory.lines(), f"Passage: {passage}", f"Question: {sub_question}"])
-        return LLMRequest(
-            messages=(
-                Message(role="system", content=f"{READ_INSTRUCTION} Reply with the answer only. "
-                        f"If the passage does not say, reply: unknown.\n\nExamples:\n{examples}"),
-                Message(role="user", content=user),
-            ),
-            max_tokens=max_tokens, logprobs=logprobs, seed=seed,
-        )
-    blocks = [READ_INSTRUCTION, ""]
-    for s in shots:
-        blocks += [*s, ""]
-    blocks += [*memory.lines(), f"Passage: {passage}", f"Question: {sub_question}", "Answer:"]
-    return LLMRequest(prompt="\n".join(blocks), max_tokens=max_tokens, logprobs=logprobs,
-                      seed=seed, stop=("\n",))
+) -> PromptSpec:
+    return PromptSpec(
+        instruction=READ_INSTRUCTION,
+        shots=tuple(_reader_shots(exemplars)),
+        query=_reader_block(memory.lines(), passage, sub_question),
+        stop=("\n",),
+        generation=Generation(max_tokens=max_tokens, logprobs=logprobs, seed=seed),
+        chat=Chat(hint="Reply with the answer only. If the passage does not say, reply: unknown.",
+                  heading=EXAMPLES),
+    )
 
 
-def _synth_example(e: DevExample) -> list[str]:
-    facts = " ".join(f"{s.question} {_sentence(s.answer)}" for s in e.resolved_steps())
-    return [f"Main question: {e.question}", f"Facts: {facts}", f"Answer: {e.answer}"]
+def _facts(facts: Sequence[tuple[str, str]]) -> str:
+    return " ".join(f"{q} {_sentence(a)}" for q, a in facts)
 
 
-def synthesiser_request(
-    question: str, facts: Sequence[tuple[str, str]], exemplars: ExemplarSet, *, profile: str,
+def _synth_block(question: str, facts: str, answer: str = "") -> Block:
+    return Block((f"Main question: {question}", f"Facts: {facts}"), "Answer:", answer)
+
+
+def synthesiser_prompt(
+    question: str, facts: Sequence[tuple[str, str]], exemplars: ExemplarSet, *,
     max_tokens: int = 24, seed: int | None = None,
-) -> LLMRequest:
-    examples = [e for e in exemplars.multi_hop if e.steps]
-    fact_text = " ".join(f"{q} {_sentence(a)}" for q, a in facts) or "none"
-    if profile == "chat":
-        shots = "\n\n".join("\n".join(_synth_example(e)) for e in examples)
-        return LLMRequest(
-            messages=(
-                Message(role="system", content=f"{SYNTH_INSTRUCTION} Reply with a short answer "
-                        f"only.\n\nExamples:\n{shots}"),
-                Message(role="user", content=f"Main question: {question}\nFacts: {fact_text}"),
-            ),
-            max_tokens=max_tokens, seed=seed,
-        )
-    blocks = [SYNTH_INSTRUCTION, ""]
-    for e in examples:
-        blocks += [*_synth_example(e), ""]
-    blocks += [f"Main question: {question}", f"Facts: {fact_text}", "Answer:"]
-    return LLMRequest(prompt="\n".join(blocks), max_tokens=max_tokens, seed=seed, stop=("\n",))
+) -> PromptSpec:
+    shots = [
+        _synth_block(e.question, _facts([(s.question, s.answer) for s in e.resolved_steps()]),
+                     e.answer)
+        for e in exemplars.multi_hop if e.steps
+    ]
+    return PromptSpec(
+        instruction=SYNTH_INSTRUCTION,
+        shots=tuple(shots),
+        query=_synth_block(question, _facts(facts) or "none"),
+        stop=("\n",),
+        generation=Generation(max_tokens=max_tokens, seed=seed),
+        chat=Chat(hint="Reply with a short answer only.", heading=EXAMPLES),
+    )
 
 
 NEXT_INSTRUCTION = (
@@ -170,9 +148,9 @@ NEXT_INSTRUCTION = (
 )
 
 
-def _next_examples(exemplars: ExemplarSet) -> list[list[str]]:
+def _next_shots(exemplars: ExemplarSet) -> list[Block]:
     """Every state of each dev example's chain: what was known, and which question came next."""
-    blocks: list[list[str]] = []
+    blocks: list[Block] = []
     for e in exemplars.multi_hop:
         steps = e.resolved_steps()
         if not steps:
@@ -180,31 +158,20 @@ def _next_examples(exemplars: ExemplarSet) -> list[list[str]]:
         for i in range(len(steps) + 1):
             known = Memory(e.question, facts=tuple((s.question, s.answer) for s in steps[:i]))
             nxt = steps[i].question if i < len(steps) else "none"
-            blocks.append([f"Main question: {e.question}", known.known_line(),
-                           f"Next question: {nxt}"])
+            blocks.append(Block(known.lines(), "Next question:", nxt))
     return blocks
 
 
-def next_question_request(
-    memory: Memory, exemplars: ExemplarSet, *, profile: str, max_tokens: int = 40,
-    seed: int | None = None,
-) -> LLMRequest:
+def next_question_prompt(
+    memory: Memory, exemplars: ExemplarSet, *, max_tokens: int = 40, seed: int | None = None,
+) -> PromptSpec:
     """Stepwise planning (Self-Ask style): the next sub-question given the conclusions so far."""
-    shots = _next_examples(exemplars)
-    state = [f"Main question: {memory.main_question}", *[f"Goal: {g}" for g in memory.path],
-             *memory.verbatim, memory.known_line()]
-    if profile == "chat":
-        examples = "\n\n".join("\n".join(s) for s in shots)
-        return LLMRequest(
-            messages=(
-                Message(role="system", content=f"{NEXT_INSTRUCTION} Reply with the question "
-                        f"only.\n\nExamples:\n{examples}"),
-                Message(role="user", content="\n".join(state)),
-            ),
-            max_tokens=max_tokens, seed=seed,
-        )
-    blocks = [NEXT_INSTRUCTION, ""]
-    for s in shots:
-        blocks += [*s, ""]
-    blocks += [*state, "Next question:"]
-    return LLMRequest(prompt="\n".join(blocks), max_tokens=max_tokens, seed=seed, stop=("\n",))
+    return PromptSpec(
+        instruction=NEXT_INSTRUCTION,
+        shots=tuple(_next_shots(exemplars)),
+        query=Block(memory.lines(), "Next question:"),
+        stop=("\n",),
+        generation=Generation(max_tokens=max_tokens, seed=seed),
+        chat=Chat(hint="Reply with the question only.", heading=EXAMPLES),
+    )
+
