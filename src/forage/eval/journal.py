@@ -265,5 +265,14 @@ def cell_key(result: Result) -> CellKey:
     return (result.dataset, result.question_id, result.strategy, float(result.budget), result.seed)
 
 
-__all__ = ["BackendIdentity", "CellKey", "Journal", "MIGRATIONS", "SweepConfig", "cell_key", "file_digest",
-           "forage_version", "migrate"]
+__all__ = [
+    "BackendIdentity",
+    "CellKey",
+    "Journal",
+    "MIGRATIONS",
+    "SweepConfig",
+    "cell_key",
+    "file_digest",
+    "forage_version",
+    "migrate",
+]
