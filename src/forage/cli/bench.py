@@ -24,6 +24,7 @@ from forage.cli.backends import api_model_option, base_url_option, make_llm, mod
 from forage.core.errors import ConfigError, ConnectError, ForageError
 from forage.eval.datasets import SPLITS, open_dataset, parse_hops
 from forage.eval.journal import BackendIdentity, Journal, file_digest
+from forage.llm.base import LLM
 from forage.eval.metrics import CellStats, Efficiency
 from forage.eval.report import AUC_NOTE, ci_text, describe, write_report
 from forage.eval.runner import Result
@@ -81,13 +82,15 @@ def probe_server(base_url: str, timeout: float = 3.0) -> list[str]:
         return []
 
 
-def backend_identity(llm, base_url: str | None, reported: list[str]) -> BackendIdentity:  # type: ignore[no-untyped-def]
+def backend_identity(llm: LLM, base_url: str | None, reported: list[str]) -> BackendIdentity:
     """What the journal records about the backend: for the embedded runtime the sha256 of the
     weights file; for a server the model it reports (the one asked for, if it is listed)."""
     if base_url:
         weights = llm.model_id if llm.model_id in reported else ",".join(reported)
         return BackendIdentity.of(llm, kind="openai-compatible", weights=f"served:{weights}")
-    return BackendIdentity.of(llm, kind="embedded", weights=f"sha256:{file_digest(llm.path)}")
+    path = getattr(llm, "path", None)  # the embedded backend's weights file
+    weights = f"sha256:{file_digest(path)}" if path else ""
+    return BackendIdentity.of(llm, kind="embedded", weights=weights)
 
 
 def cells_table(cells: list[CellStats], metric: str) -> Table:

@@ -297,7 +297,8 @@ def render_task(task: Mapping[str, Any], depth: int = 0) -> str:
     return "".join(parts)
 
 
-AUC_NOTE = "AUC: mean score over the log-compute range all strategies share (* own range: no overlap)"
+AUC_NOTE = ("AUC: mean score over the log-compute range all strategies share "
+            "(* own range: no overlap)")
 
 
 @dataclass(frozen=True)
