@@ -174,6 +174,11 @@ def test_comparison_candidates_come_from_the_question_text() -> None:
     ) == ("Arthur's Magazine", "First for Women")
     assert comparison_candidates("Which country, Canada or Mexico, is larger?") == (
         "Canada", "Mexico")
+    assert comparison_candidates(
+        "Which airport Grand Forks International Airport or El Paso International Airport is "
+        "closer to their town ?") == ("Grand Forks International Airport",
+                                      "El Paso International Airport")
+    assert comparison_candidates("Which is heavier, a cat or a dog?") == ("a cat", "a dog")
     assert comparison_candidates("When was Papiltur Ruk founded?") == ()
 
 

@@ -106,6 +106,18 @@ _CLAUSE = re.compile(r"[,;:?!.]")
 _SMALL = frozenset({"of", "the", "for", "and", "de", "von", "van", "in", "on", "a", "an", "&"})
 
 
+def _named(w: str) -> bool:
+    return w[:1].isupper() or w[:1].isdigit()
+
+
+def _trim(run: list[str]) -> str:
+    while run and run[0].lower() in _SMALL:
+        run.pop(0)
+    while run and run[-1].lower() in _SMALL:
+        run.pop()
+    return " ".join(run)
+
+
 def _left_candidate(left: str) -> str:
     parts = _CLAUSE.split(left)
     if len(parts) > 1:
@@ -114,15 +126,24 @@ def _left_candidate(left: str) -> str:
     run: list[str] = []
     for i in range(len(words) - 1, 0, -1):  # never the question's first word
         w = words[i]
-        if w[:1].isupper() or w[:1].isdigit():
-            run.insert(0, w)
-        elif w.lower() in _SMALL and run:
+        if _named(w) or (w.lower() in _SMALL and run):
             run.insert(0, w)
         else:
             break
-    while run and run[0].lower() in _SMALL:
-        run.pop(0)
-    return " ".join(run) if run else (words[-1] if words else "")
+    return _trim(run) or (words[-1] if words else "")
+
+
+def _right_candidate(right: str) -> str:
+    segment = _CLAUSE.split(right)[0].strip()
+    words = segment.split()
+    if not words or not _named(words[0]):
+        return segment
+    run: list[str] = []
+    for w in words:  # a name ends where the sentence goes on ("X is closer to ...")
+        if not (_named(w) or w.lower() in _SMALL):
+            break
+        run.append(w)
+    return _trim(run) or segment
 
 
 def comparison_candidates(question: str) -> tuple[str, ...]:
@@ -132,7 +153,7 @@ def comparison_candidates(question: str) -> tuple[str, ...]:
     if not found:
         return ()
     m = found[-1]
-    right = _CLAUSE.split(question[m.end():])[0].strip()
+    right = _right_candidate(question[m.end():])
     left = _left_candidate(question[: m.start()])
     if not left or not right:
         return ()
