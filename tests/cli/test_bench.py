@@ -88,3 +88,20 @@ def test_bad_input_is_one_line_before_any_work(small_world, tmp_path, extra, cod
     assert message in r.stderr
     assert r.stderr.strip().count("\n") == 0, r.stderr
     assert not out.exists()  # nothing started
+
+
+def test_backend_identity_names_the_served_model_or_the_weights_file(tmp_path):
+    from forage.cli.bench import backend_identity
+    from forage.llm.testing import FunctionLLM
+
+    llm = FunctionLLM(lambda r: "x", model_id="m1")
+    served = backend_identity(llm, "http://127.0.0.1:1/v1", ["m0", "m1"])
+    assert (served.kind, served.model, served.weights) == ("openai-compatible", "m1", "served:m1")
+    assert backend_identity(llm, "http://h/v1", ["other"]).weights == "served:other"
+    weights = tmp_path / "w.gguf"
+    weights.write_bytes(b"weights")
+    llm.path = weights  # what the embedded backend declares
+    embedded = backend_identity(llm, None, [])
+    assert embedded.kind == "embedded" and embedded.weights.startswith("sha256:")
+    weights.write_bytes(b"other weights")
+    assert backend_identity(llm, None, []).weights != embedded.weights
