@@ -153,7 +153,7 @@ def draw_dataset(dataset: str, cells: Sequence[CellStats], metric: str) -> Any:
             fy = [p.score for p in front] + [front[-1].score]
             ax.step(fx, fy, where="post", color="#555", linewidth=7, alpha=0.22, zorder=1,
                     solid_capstyle="butt", label="Pareto frontier")
-        labels: list[tuple[Any, float, float, str]] = []
+        labels: list[tuple[Any, float, float, str, str]] = []
         for i, name in enumerate(names):
             shift = ScaledTranslation((i - (len(names) - 1) / 2) * DODGE_PT / 72, 0,
                                       fig.dpi_scale_trans)
@@ -179,7 +179,7 @@ def draw_dataset(dataset: str, cells: Sequence[CellStats], metric: str) -> Any:
             for c, x, y in zip(mine, xs, ys, strict=True):
                 key = (round(math.log10(x), 2), round(y, 3))
                 if key in merged:
-                    labels.append((trans, x, y, "/".join(merged.pop(key))))
+                    labels.append((trans, x, y, "/".join(merged.pop(key)), line.get_color()))
         ax.xaxis.set_major_formatter(PlainLog())
         ax.xaxis.set_minor_formatter(PlainLog(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
         ax.set_xlabel("compute spent per question (units, log scale)")
@@ -203,17 +203,18 @@ _OFFSETS = ((5, 4, "left"), (5, -11, "left"), (-5, 4, "right"), (-5, -11, "right
             (5, 13, "left"), (5, -20, "left"), (-5, 13, "right"), (-5, -20, "right"))
 
 
-def _place_labels(fig: Any, ax: Any, labels: Sequence[tuple[Any, float, float, str]]) -> None:
-    """Annotate each point with its budget(s) at the first offset that stays inside the axes and
-    overlaps no label placed before; a label with no free place is left out (the table has every
-    budget)."""
+def _place_labels(fig: Any, ax: Any, labels: Sequence[tuple[Any, float, float, str, str]]
+                  ) -> None:
+    """Annotate each point with its budget(s), in its strategy's colour, at the first offset that
+    stays inside the axes and overlaps no label placed before; a label with no free place is left
+    out (the table has every budget)."""
     renderer = fig.canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
     placed = []
-    for trans, x, y, text in labels:
+    for trans, x, y, text, color in labels:
         for dx, dy, ha in _OFFSETS:
             t = ax.annotate(text, (x, y), xycoords=trans, textcoords="offset points",
-                            xytext=(dx, dy), ha=ha, fontsize=7, alpha=0.8, parse_math=False)
+                            xytext=(dx, dy), ha=ha, fontsize=7, color=color, parse_math=False)
             box = t.get_window_extent(renderer).expanded(1.05, 1.1)
             inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0
                       and box.y1 <= frame.y1)
@@ -228,7 +229,7 @@ def _place_labels(fig: Any, ax: Any, labels: Sequence[tuple[Any, float, float, s
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
-th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}
 th:first-child,td:first-child,td.l{text-align:left}
 th{background:#f3f3f3}
 details{margin:2px 0 2px 1em}
