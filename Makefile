@@ -14,7 +14,7 @@ $(VENV)/.stamp-embedded: pyproject.toml
 	touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-embedded
-	$(PIP) install -e '.[embedded,dev]'
+	$(PIP) install -e '.[embedded,dev,train]'
 	touch $@
 
 install: $(VENV)/.stamp-embedded
