@@ -187,7 +187,10 @@ def rag_pairs(g: Gold, shots: ExemplarSet, rng: random.Random) -> Pairs:
         i = rng.randrange(len(steps))
         p = g.hops[i].passage
         assert p is not None
-        yield reader_prompt(steps[i].question, [_hit(p)], exemplars=shots.reader), steps[i].answer
+        # A one-hop question is itself what RAG searches and reads for; a hop of a longer one is
+        # what Self-Ask's and ReAct's reader is asked.
+        question = g.question if len(steps) == 1 and rng.random() < 0.5 else steps[i].question
+        yield reader_prompt(question, [_hit(p)], exemplars=shots.reader), steps[i].answer
     elif g.passages and g.answer and not g.hops:
         stating = [p for p in g.passages if g.answer.lower() in p.text.lower()]
         hits = [_hit(p, r) for r, p in enumerate(stating[:1] or g.passages)]

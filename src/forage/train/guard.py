@@ -13,8 +13,8 @@ same syllables), which is why the guard also checks content, not seeds alone.
 ``Guard.reason(shown, taught, asked)`` says why a piece of training material is forbidden, or
 returns ``None`` (after SQuAD normalisation): an evaluation question or paragraph anywhere in it
 (whole, a question quoted in a prompt, a paragraph's first twelve words); an evaluation answer
-entity as, or as a run of whole words inside, what it teaches the model to write or a question it
-asks. An entity named inside a training *passage* is allowed: "United States" in a MuSiQue
+entity as a run of whole words inside what it teaches the model to write, or a multi-word one
+inside a question it asks. An entity named inside a training *passage* is allowed: "United States" in a MuSiQue
 paragraph teaches no test answer, and forbidding it would discard most real text. Answers that are
 no entities are not checked: yes/no, numbers and dates, and anything shorter than
 ``MIN_ENTITY_CHARS`` characters. The mixture checks each gold record (question, sub-questions,
@@ -115,11 +115,16 @@ class Guard:
         answers); ``asked``: the questions it poses (a question and its sub-questions).
 
         Forbidden: an evaluation question or paragraph anywhere (whole, or a question quoted
-        inside a longer text, or a paragraph's first words); an evaluation answer entity as or
-        inside what is taught or asked. A one-word entity counts where it is the whole text; an
-        entity named inside a *passage* is allowed ("Germany" or "United States" in a paragraph
+        inside a longer text, or a paragraph's first words); an evaluation answer entity inside
+        what is taught; a multi-word one inside a question asked (one-word entities such as
+        "American" are too common in questions to forbid there). An entity named inside a
+        *passage* is allowed ("Germany" or "United States" in a paragraph
         teaches no test answer), which keeps real-text training data usable."""
         entities, questions, paragraphs = _indexes(self)
+        for t in taught:
+            words = normalize_answer(t).split()
+            if found := next((w for w in words if w in self.answers), None):
+                return f"teaches an evaluation answer entity: {found!r}"
         for t in (*taught, *asked):
             n = normalize_answer(t)
             if n in self.answers:
