@@ -23,6 +23,7 @@ from forage.llm.openai_compat import (
     api_key_from_env,
     backoff_delay,
     parse_retry_after,
+    redact_url,
     snippet,
 )
 
@@ -488,3 +489,64 @@ async def test_a_server_that_ignores_native_n_is_a_bad_response() -> None:
     handler, _ = scripted(httpx.Response(200, json=completion_body()))
     with pytest.raises(BadResponse, match="supports_n=False"):
         await make_llm(handler, supports_n=True).complete(LLMRequest(prompt="x", n=2))
+
+
+# -- failures a user meets ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8000/v1", "localhost:8000", "ftp://host/v1",
+                                 "http://", "not a url", "file:///tmp/x"])
+def test_a_malformed_base_url_is_a_config_error_before_any_call(url: str) -> None:
+    with pytest.raises(ConfigError, match="base URL"):
+        OpenAICompatLLM(url, "m")
+
+
+@pytest.mark.parametrize("kwargs,needle", [({"max_retries": -1}, "retries"),
+                                           ({"timeout": 0}, "timeout"),
+                                           ({"timeout": float("nan")}, "timeout"),
+                                           ({"concurrency": 0}, "concurrency")])
+def test_bad_constructor_settings_are_config_errors(kwargs: dict, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        OpenAICompatLLM("http://127.0.0.1:8000/v1", "m", **kwargs)
+
+
+def test_redact_url_hides_credentials_and_query_values() -> None:
+    shown = redact_url("https://alice:s3cret@api.example.com:8443/v1?api_key=abc&x=1")
+    assert "alice" not in shown and "s3cret" not in shown and "abc" not in shown
+    assert shown.startswith("https://***@api.example.com:8443/v1?") and "api_key=***" in shown
+
+
+async def test_errors_and_retry_logs_never_show_credentials(caplog: pytest.LogCaptureFixture
+                                                            ) -> None:
+    handler, seen = scripted(httpx.Response(500, text="boom"), httpx.Response(500, text="boom"))
+    llm = OpenAICompatLLM("http://alice:s3cret@test.invalid/v1?key=k3y", "m",
+                          transport=httpx.MockTransport(handler), sleep=Sleeps(), max_retries=1)
+    with caplog.at_level("WARNING", logger="forage.llm.openai_compat"):
+        with pytest.raises(ServerError) as info:
+            await llm.complete(PROMPT)
+    text = str(info.value) + " ".join(r.getMessage() for r in caplog.records) + repr(llm)
+    assert "test.invalid" in text
+    assert "s3cret" not in text and "alice" not in text and "k3y" not in text
+    assert seen[0].headers["authorization"].startswith("Basic ")  # the credentials are still used
+
+
+async def test_each_retry_is_logged_as_a_warning_and_the_error_says_attempts_and_time(
+        caplog: pytest.LogCaptureFixture) -> None:
+    handler, seen = scripted(*[httpx.ReadTimeout("timed out")] * 3)
+    with caplog.at_level("WARNING", logger="forage.llm.openai_compat"):
+        with pytest.raises(ConnectError) as info:
+            await make_llm(handler, max_retries=2, timeout=5).complete(PROMPT)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2
+    assert "attempt 1 of 3" in warnings[0] and "attempt 2 of 3" in warnings[1]
+    assert "retrying in" in warnings[0]
+    assert "within 5s" in str(info.value)
+    assert "gave up after 3 attempts over" in str(info.value)
+    assert info.value.status is None and len(seen) == 3
+
+
+async def test_an_error_without_retries_says_nothing_about_attempts() -> None:
+    handler, _ = scripted(httpx.Response(400, text="bad request"))
+    with pytest.raises(ServerError) as info:
+        await make_llm(handler).complete(PROMPT)
+    assert "attempts" not in str(info.value) and info.value.status == 400

@@ -1,4 +1,8 @@
-"""`forage ask`: answer one question over a corpus and show the answer, sources and ledger."""
+"""`forage ask`: answer one question over a corpus and show the answer, sources and ledger.
+
+Any registered strategy can answer (``--strategy``, default ``rag``), so the hierarchy can be tried
+on one question. Only option parsing and printing live here.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from forage.cli.backends import api_model_option, base_url_option, make_llm, model_option
+from forage.cli.backends import (
+    api_model_option,
+    base_url_option,
+    make_llm,
+    model_option,
+    retries_option,
+    timeout_option,
+)
+from forage.cli.checks import check_budget
 from forage.core.budget import Budget, Ledger
 from forage.core.errors import ConfigError
+from forage.runtime import registry
+from forage.runtime.driver import run
 from forage.search.bm25 import BM25Search
 from forage.search.corpus import load_corpus
-from forage.runtime.driver import run
-from forage.strategies.rag import RAG
 
 console = Console()
 
@@ -41,26 +53,46 @@ def ask(
     corpus: Path = typer.Option(
         ..., "--corpus", "-c", help="A folder of .txt/.md or a JSONL of {id,title,text}."
     ),
+    strategy: str = typer.Option(
+        "rag", "--strategy", "-s",
+        help="A registered strategy (see `forage bench --help` for the list), e.g. tree.",
+    ),
+    knob: int | None = typer.Option(
+        None, "--knob", help="The strategy's budget knob (passages, iterations, samples, ...); "
+                             "default: the strategy's own default (for rag: --k).",
+    ),
     model: str = model_option(),
     base_url: str | None = base_url_option(),
     api_model: str = api_model_option(),
-    k: int = typer.Option(1, "--k", help="Passages the reader sees."),
+    timeout: float = timeout_option(),
+    retries: int = retries_option(),
+    k: int = typer.Option(1, "--k", help="Passages the reader sees (rag)."),
     budget: float = typer.Option(5000.0, "--budget", help="Compute units for this question."),
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = typer.Option(False, "--json", help="Print the answer and trace as JSON."),
 ) -> None:
-    """Retrieve with BM25 and answer with the model."""
+    """Retrieve with BM25 and answer with the model (one strategy, one question)."""
     if not question.strip():
         raise ConfigError("the question is empty")
     if k < 1:
         raise ConfigError("--k must be at least 1")
+    if knob is not None and knob < 1:
+        raise ConfigError("--knob must be at least 1")
+    check_budget(budget)
+    spec = registry.get(strategy)
+    if knob is None and spec.name == "rag":
+        knob = k
     with console.status("loading corpus and model…", spinner="dots"):
         docs = load_corpus(corpus)
         tool = BM25Search(docs)
-        llm = make_llm(model, base_url, api_model)
+        llm = make_llm(model, base_url, api_model, timeout=timeout, retries=retries)
+    try:
+        built = spec.build(knob)
+    except TypeError as e:
+        raise ConfigError(f"strategy {spec.name!r} cannot be built for ask: {e}") from None
     b = Budget(budget)
-    with console.status("searching and reading…", spinner="dots"):
-        answer = asyncio.run(run(RAG(k=k), question, llm=llm, tools=tool, budget=b, seed=seed))
+    with console.status(f"searching and reading ({spec.name})…", spinner="dots"):
+        answer = asyncio.run(run(built, question, llm=llm, tools=tool, budget=b, seed=seed))
     if as_json:
         console.print_json(json.dumps(answer.to_dict()))
         return

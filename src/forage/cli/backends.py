@@ -1,16 +1,25 @@
-"""Building an LLM backend from command-line options (the only place that reads API keys)."""
+"""Building an LLM backend from command-line options (the only place that reads API keys and the
+model cache folder from the environment)."""
 
 from __future__ import annotations
 
+import math
+import os
+from pathlib import Path
+
 import typer
 
+from forage.core.errors import ConfigError
 from forage.llm.base import LLM
 from forage.llm.models import DEFAULT_MODEL
 
 MODEL_HELP = (
     "Embedded model: smollm2, gemma3-270m, or a path to a .gguf file "
-    f"(default {DEFAULT_MODEL}). Ignored with --base-url."
+    f"(default {DEFAULT_MODEL}). Ignored with --base-url. Assembled models are kept in "
+    "$FORAGE_MODEL_DIR (default ~/.cache/forage/models)."
 )
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_RETRIES = 4
 
 
 def model_option() -> str:
@@ -21,8 +30,8 @@ def base_url_option() -> str | None:
     return typer.Option(
         None,
         "--base-url",
-        help="An OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama, OpenAI). "
-        "The API key is read from FORAGE_API_KEY or OPENAI_API_KEY.",
+        help="An OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama, OpenAI), like "
+        "http://127.0.0.1:8000/v1. The API key is read from FORAGE_API_KEY or OPENAI_API_KEY.",
     )
 
 
@@ -30,12 +39,39 @@ def api_model_option() -> str:
     return typer.Option("default", "--api-model", help="Model name to send to the server.")
 
 
-def make_llm(model: str, base_url: str | None, api_model: str, *, n_ctx: int = 4096) -> LLM:
+def timeout_option() -> float:
+    return typer.Option(DEFAULT_TIMEOUT, "--timeout",
+                        help="Seconds to wait for each reply of the --base-url server.")
+
+
+def retries_option() -> int:
+    return typer.Option(DEFAULT_RETRIES, "--retries",
+                        help="Retries of a failed --base-url call (timeouts, 5xx, 429), with "
+                             "backoff; each retry is shown.")
+
+
+def check_server_options(timeout: float, retries: int) -> None:
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise ConfigError(f"--timeout must be a positive number of seconds, not {timeout:g}")
+    if retries < 0:
+        raise ConfigError(f"--retries must be 0 or more, not {retries}")
+
+
+def model_dir() -> Path | None:
+    """Where assembled model files are kept: ``$FORAGE_MODEL_DIR``, or the library's default."""
+    value = os.environ.get("FORAGE_MODEL_DIR", "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def make_llm(model: str, base_url: str | None, api_model: str, *, n_ctx: int = 4096,
+             timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES) -> LLM:
     if base_url:
         from forage.llm.openai_compat import OpenAICompatLLM, api_key_from_env
 
+        check_server_options(timeout, retries)
         key = api_key_from_env("FORAGE_API_KEY") or api_key_from_env("OPENAI_API_KEY")
-        return OpenAICompatLLM(base_url, api_model, api_key=key)
+        return OpenAICompatLLM(base_url, api_model, api_key=key, timeout=timeout,
+                               max_retries=retries)
     from forage.llm.embedded import EmbeddedLLM
 
-    return EmbeddedLLM(model, n_ctx=n_ctx)
+    return EmbeddedLLM(model, n_ctx=n_ctx, cache_dir=model_dir())

@@ -1,15 +1,18 @@
 """`forage bench`: sweep strategies x budgets x datasets x seeds, journaled, and write the report.
 
 Every input is checked before any work starts (unknown strategy or dataset, a bad budget, an
-unreachable model server, a journal from another sweep), each failure one line. The sweep itself
-is ``forage.eval.sweep``; the files ``forage.eval.report``. This module parses options, draws the
-progress bar and prints the tables.
+unreachable model server, a journal from another sweep, an output folder another bench is using),
+each failure one line. The sweep itself is ``forage.eval.sweep``; the files ``forage.eval.report``.
+This module parses options, shows progress (a bar on a terminal; one line per finished cell when
+stdout is a file or a pipe, so ``| tee`` and CI logs show the sweep as it goes) and prints the
+tables.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -20,8 +23,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from forage.cli.backends import api_model_option, base_url_option, make_llm, model_option
-from forage.core.errors import ConfigError, ConnectError, ForageError
+from forage.cli.backends import (
+    api_model_option,
+    base_url_option,
+    check_server_options,
+    make_llm,
+    model_dir,
+    model_option,
+    retries_option,
+    timeout_option,
+)
+from forage.core.errors import ConfigError, ConnectError, SweepFailed
 from forage.eval.datasets import SPLITS, open_dataset, parse_hops
 from forage.eval.journal import BackendIdentity, Journal, file_digest
 from forage.llm.base import LLM
@@ -31,6 +43,7 @@ from forage.eval.runner import Result
 from forage.eval.sweep import Cell, Sweep, SweepRun, check_budgets, check_seeds
 from forage.llm.cache import CallCache
 from forage.llm.models import resolve_model
+from forage.llm.openai_compat import check_base_url, redact_url
 from forage.runtime import registry
 
 # Tables are wide: outside a terminal (logs, CI, make demo piped) do not squeeze them into 80.
@@ -56,30 +69,43 @@ def _numbers(text: str, what: str, kind: type) -> list:  # type: ignore[type-arg
     out = []
     for t in _csv(text, what):
         try:
-            out.append(kind(t))
+            value = kind(t)
         except ValueError:
             raise ConfigError(f"--{what}: {t!r} is not a number") from None
+        if kind is float and not math.isfinite(value):
+            raise ConfigError(f"--{what}: {t!r} is not a finite number")
+        out.append(value)
     return out
 
 
 def probe_server(base_url: str, timeout: float = 3.0) -> list[str]:
     """``GET {base_url}/models``: the model ids the server reports (sorted; [] when it does not
-    say). ``ConnectError`` (one line) when the server cannot be reached."""
+    say). ``ConnectError`` (one line) when the server cannot be reached. ``base_url`` must have
+    passed ``check_base_url``; messages show it redacted."""
     url = base_url.rstrip("/")
     url = (url if url.endswith("/v1") else url + "/v1") + "/models"
+    shown = redact_url(base_url)
     try:
         r = httpx.get(url, timeout=timeout)
     except httpx.HTTPError as e:
-        raise ConnectError(f"cannot reach the model server at {base_url} ({type(e).__name__})"
-                           ) from None
+        raise ConnectError(f"cannot reach the model server at {shown} ({type(e).__name__} within "
+                           f"{timeout:g}s)") from None
     if r.status_code >= 500:
-        raise ConnectError(f"the model server at {base_url} answered {r.status_code} to GET {url}",
-                           status=r.status_code)
+        raise ConnectError(f"the model server at {shown} answered {r.status_code} to GET "
+                           f"{redact_url(url)}", status=r.status_code)
     try:
         data = r.json().get("data", [])
         return sorted(str(m["id"]) for m in data if isinstance(m, dict) and "id" in m)
     except (ValueError, AttributeError, TypeError):
         return []
+
+
+def strategies_help() -> str:
+    try:
+        names = ", ".join(registry.available())
+    except Exception:  # a broken plug-in must not break --help; bench reports it when run
+        names = ", ".join(s.name for s in registry.BUILTINS)
+    return f"Comma-separated strategies: {names}."
 
 
 def backend_identity(llm: LLM, base_url: str | None, reported: list[str]) -> BackendIdentity:
@@ -122,7 +148,7 @@ def efficiency_table(eff: Efficiency) -> Table:
 
 def bench(
     dataset: Annotated[list[Path], typer.Option("--dataset", "-d", help=DATASET_HELP)],
-    strategies: Annotated[str, typer.Option(help="Comma-separated registered strategies.")] = "rag",
+    strategies: Annotated[str, typer.Option(help=strategies_help())] = "rag",
     budgets: Annotated[str, typer.Option(
         help="Comma-separated compute budgets per question, cheap to expensive. Budget level i is "
              "a hard compute cap AND sets each strategy's knob to its ladder's rung i (the last "
@@ -138,6 +164,11 @@ def bench(
     model: str = model_option(),
     base_url: str | None = base_url_option(),
     api_model: str = api_model_option(),
+    timeout: float = timeout_option(),
+    retries: int = retries_option(),
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Fail on the first malformed dataset record instead of skipping it.")
+    ] = False,
     hierarchical: Annotated[str, typer.Option(
         help="The strategy compute-to-match and gain are computed for.")] = "tree",
     metric: Annotated[str, typer.Option(
@@ -172,36 +203,43 @@ def bench(
     hop_range = parse_hops(hops)
     reported: list[str] = []
     if base_url:
-        reported = probe_server(base_url)
+        check_base_url(base_url)
+        check_server_options(timeout, retries)
+        reported = probe_server(base_url, timeout=min(timeout, 10.0))
     else:
-        resolve_model(model)
+        resolve_model(model, cache_dir=model_dir())
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
     with console.status("loading datasets…", spinner="dots"):
         datasets = [open_dataset(p, split_name=split, limit=limit, hops=hop_range,
-                                 dev_size=dev_size) for p in dataset]
+                                 dev_size=dev_size, strict=strict) for p in dataset]
     sweep = Sweep(datasets, [available[n] for n in names], tuple(budget_list), tuple(seed_list))
     with console.status("loading the model…", spinner="dots"):
-        llm = make_llm(model, base_url, api_model, n_ctx=n_ctx)
+        llm = make_llm(model, base_url, api_model, n_ctx=n_ctx, timeout=timeout, retries=retries)
         identity = backend_identity(llm, base_url, reported)
     model_id = llm.model_id
+    # The open journal holds the folder's lock until the report is written.
     journal = Journal.open(out / "journal.sqlite", sweep.config(identity))
-    cache = CallCache(out / "cache.sqlite", "record")
     try:
-        outcome = _run(sweep, llm, journal, cache)
-        results = outcome.results
+        cache = CallCache(out / "cache.sqlite", "record")
+        try:
+            outcome = _run(sweep, llm, journal, cache)
+            results = outcome.results
+        finally:
+            cache.close()
+        meta = {
+            "date": dt.datetime.now().isoformat(timespec="seconds"), "model": model_id,
+            "backend": f"{identity.kind} ({identity.profile} prompts, {identity.weights[:23]})",
+            "datasets": ", ".join(f"{d.name} ({d.kind}, {d.split}, {len(d.questions)} q)"
+                                  for d in datasets),
+            "budgets": ", ".join(f"{b:g}" for b in sweep.budgets),
+            "seeds": ", ".join(map(str, seed_list)),
+        }  # fmt: skip
+        with console.status("writing the report…", spinner="dots"):
+            report = write_report(out, results, hierarchical=hierarchical, metric=metric,
+                                  meta=meta)
     finally:
-        cache.close()
         journal.close()
-    meta = {
-        "date": dt.datetime.now().isoformat(timespec="seconds"), "model": model_id,
-        "backend": f"{identity.kind} ({identity.profile} prompts, {identity.weights[:23]})",
-        "datasets": ", ".join(f"{d.name} ({d.kind}, {d.split}, {len(d.questions)} q)"
-                              for d in datasets),
-        "budgets": ", ".join(f"{b:g}" for b in sweep.budgets), "seeds": ", ".join(map(str, seed_list)),
-    }  # fmt: skip
-    with console.status("writing the report…", spinner="dots"):
-        report = write_report(out, results, hierarchical=hierarchical, metric=metric, meta=meta)
     console.print(cells_table(report.cells, metric))
     console.print(efficiency_table(report.efficiency))
     console.print(f"wrote {report.results_json}, {report.html} and {len(report.plots)} plot(s)",
@@ -218,11 +256,9 @@ def bench(
         )
 
 
-class SweepFailed(ForageError):
-    """Some cells of a sweep raised; the others were journaled and reported."""
-
-
 def _run(sweep: Sweep, llm, journal: Journal, cache: CallCache) -> SweepRun:  # type: ignore[no-untyped-def]
+    if not console.is_terminal:
+        return _run_logged(sweep, llm, journal, cache)
     cells = sweep.cells()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("{task.fields[last]}"))
@@ -246,6 +282,45 @@ def _run(sweep: Sweep, llm, journal: Journal, cache: CallCache) -> SweepRun:  # 
 
         return asyncio.run(sweep.run(llm=llm, journal=journal, cache=cache, on_cell=on_cell,
                                      on_failure=on_failure))
+
+
+def _run_logged(sweep: Sweep, llm, journal: Journal, cache: CallCache) -> SweepRun:  # type: ignore[no-untyped-def]
+    """The sweep with one plain line per finished cell (stdout is a file or a pipe)."""
+    total = len(sweep.cells())
+    count, skipped = 0, 0
+
+    def line(text: str) -> None:
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+    def flush_skipped() -> None:
+        nonlocal skipped
+        if skipped:
+            line(f"[{count}/{total}] {skipped} cell(s) already in the journal")
+            skipped = 0
+
+    def on_cell(cell: Cell, result: Result, was_done: bool) -> None:
+        nonlocal count, skipped
+        count += 1
+        if was_done:
+            skipped += 1
+            if count == total:
+                flush_skipped()
+            return
+        flush_skipped()
+        line(f"[{count}/{total}] {cell.dataset} {cell.question.id} {cell.spec.name}@{cell.budget:g}"
+             f" seed {cell.seed}: em {result.em:.0f} f1 {result.f1:.2f}, {result.compute:.0f} "
+             f"units, {result.seconds:.1f}s")
+
+    def on_failure(cell: Cell, why: str) -> None:
+        nonlocal count
+        count += 1
+        flush_skipped()
+        line(f"[{count}/{total}] {cell.dataset} {cell.question.id} {cell.spec.name}@{cell.budget:g}"
+             f" seed {cell.seed}: FAILED {why[:120]}")
+
+    line(f"sweep: {total} cell(s)")
+    return asyncio.run(sweep.run(llm=llm, journal=journal, cache=cache, on_cell=on_cell,
+                                 on_failure=on_failure))
 
 
 def register(app: typer.Typer) -> None:

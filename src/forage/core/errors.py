@@ -7,7 +7,11 @@ it back as an observation. A bug, an exhausted budget or an unusable backend is 
     ForageError
     ├── ConfigError              bad arguments or settings, detected before any work starts
     ├── DataError                unreadable, malformed or empty input data (corpus, dataset)
+    │   └── CorruptFile          a file forage wrote earlier (journal) is damaged (field: path)
+    ├── EnvironmentProblem       the user's machine refuses: read-only or full disk, not a folder
+    │   └── FolderInUse          another forage process holds the output folder's lock
     ├── BudgetExhausted          a call was refused because the budget cannot pay for it
+    ├── SweepFailed              some cells of a sweep raised; the rest were journaled
     └── BackendError             an LLM backend failed
         ├── ModelLoadError       missing or corrupt weights
         ├── ContextOverflow      the prompt does not fit the context window
@@ -33,6 +37,27 @@ class ConfigError(ForageError):
 
 class DataError(ForageError):
     """Input data that cannot be used: missing, malformed or empty."""
+
+
+class CorruptFile(DataError):
+    """A file forage wrote earlier cannot be read back (a damaged SQLite file, a bad row)."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class EnvironmentProblem(ForageError):
+    """The machine refused an operation on the user's files: a read-only or full disk, a path that
+    is not a folder, missing permissions. Not a bug in forage; the message says which file."""
+
+
+class FolderInUse(EnvironmentProblem):
+    """Another forage process holds the lock of an output folder."""
+
+
+class SweepFailed(ForageError):
+    """Some cells of a sweep raised; the others were journaled and reported."""
 
 
 class BudgetExhausted(ForageError):
@@ -96,3 +121,17 @@ class BadResponse(ServerError):
 
     def is_retryable(self) -> bool:
         return False
+
+
+def describe_json_error(e: ValueError) -> str:
+    """A ``json.JSONDecodeError`` as "invalid JSON (<what> at column N)".
+
+    Some of json's messages already end in "at" ("Unterminated string starting at"); those are not
+    given a second one.
+    """
+    msg = getattr(e, "msg", str(e)).rstrip()
+    col = getattr(e, "colno", None)
+    if col is None:
+        return f"invalid JSON ({msg})"
+    joiner = " column" if msg.endswith(" at") else " at column"
+    return f"invalid JSON ({msg}{joiner} {col})"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from forage.core.errors import DataError
+from forage.core.errors import DataError, describe_json_error
 from forage.core.types import Document, Question
 from forage.data.formats import FORMATS, Format, MalformedRecord, Paragraph, detect_format
 
@@ -221,7 +221,7 @@ def _jsonl_records(text: str) -> Iterator[tuple[int, Any]]:
         try:
             yield line_no, json.loads(line)
         except json.JSONDecodeError as e:
-            yield line_no, _BadJson(f"invalid JSON ({e.msg} at column {e.colno})")
+            yield line_no, _BadJson(describe_json_error(e))
 
 
 _WS = re.compile(r"\s*")
@@ -243,7 +243,7 @@ def _json_list_records(path: Path, text: str) -> Iterator[tuple[int, Any]]:
         try:
             record, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as e:
-            raise DataError(f"{path}:{e.lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
+            raise DataError(f"{path}:{e.lineno}: {describe_json_error(e)}") from None
         yield line, record
         pos = _WS.match(text, end).end()  # type: ignore[union-attr]
         if text.startswith(",", pos):

@@ -204,10 +204,12 @@ def open_dataset(
     limit: int | None = None,
     hops: tuple[int, int] | None = None,
     dev_size: int = DEV_SIZE,
+    strict: bool = False,
 ) -> SweepDataset:
     """Read the dataset at ``path`` (see the module docstring). ``dev_size`` applies only to files
     the registry does not know. Raises ``ConfigError`` for an unknown split or a path that is no
-    dataset, ``DataError`` for unreadable data."""
+    dataset, ``DataError`` for unreadable data (with ``strict``, for the first malformed record
+    too, instead of skipping it)."""
     if split_name not in SPLITS:
         raise ConfigError(f"unknown split {split_name!r}: choose from {', '.join(SPLITS)}")
     if limit is not None and limit < 1:
@@ -217,8 +219,8 @@ def open_dataset(
         raise ConfigError(f"unknown dataset {str(path)!r}: no such file or folder")
     world = _world_folder(p)
     if world is not None:
-        dev = load(world / "dev.jsonl").questions
-        test = load(world / "test.jsonl").questions
+        dev = load(world / "dev.jsonl", strict=strict).questions
+        test = load(world / "test.jsonl", strict=strict).questions
         corpus = load_corpus(world / "corpus.jsonl")
         digest = file_digest(world / "dev.jsonl", world / "test.jsonl", world / "corpus.jsonl")
         name, kind = world.name, "world"
@@ -228,7 +230,7 @@ def open_dataset(
             "(dev.jsonl, test.jsonl, corpus.jsonl)"
         )
     else:
-        data = load(p)
+        data = load(p, strict=strict)
         dev, test, _ = split_dataset(data, dev_size)
         corpus = _corpus(data.corpus, p)
         digest = file_digest(p)

@@ -8,6 +8,12 @@ weights' sha256 or the server's reported model), the cost model, the exemplar se
 forage's version); opening it with a different configuration raises ``ConfigError`` naming what
 changed, instead of mixing results of two sweeps.
 
+An open journal holds an exclusive lock on ``<journal>.lock`` (``forage.core.files.FolderLock``;
+the kernel drops it when the process ends, ``kill -9`` included), so a second sweep into the same
+folder is refused with ``FolderInUse`` instead of doing the same work twice. A damaged journal is
+refused with ``CorruptFile`` naming the file and what to do, and never modified; a full or
+read-only disk is an ``EnvironmentProblem``. Rows already committed survive either.
+
 The schema evolves through named, append-only migrations (the style of simonw/llm's
 ``migrations.py``): each is applied once, in order, and recorded in ``_migrations``. Never edit or
 reorder a migration that has shipped; add a new one.
@@ -27,7 +33,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from forage.core.errors import ConfigError
+from forage.core.errors import ConfigError, CorruptFile, EnvironmentProblem
+from forage.core.files import FolderLock, environment_problem, sqlite_environment_problem
 from forage.eval.runner import Result
 from forage.llm.base import LLM
 
@@ -190,23 +197,36 @@ CellKey = tuple[str, str, str, float, int]  # dataset, question id, strategy, bu
 class Journal:
     """An open journal bound to one ``SweepConfig``. Use ``Journal.open``."""
 
-    def __init__(self, db: sqlite3.Connection, path: Path, config: SweepConfig) -> None:
+    def __init__(self, db: sqlite3.Connection, path: Path, config: SweepConfig,
+                 lock: FolderLock | None = None) -> None:
         self._db = db
         self.path = path
         self.config = config
+        self._lock = lock
 
     @classmethod
     def open(cls, path: str | Path, config: SweepConfig) -> Journal:
         """Open (or create) the journal at ``path`` for ``config``.
 
-        Raises ``ConfigError`` when the journal was written by a sweep with another configuration.
+        Raises ``ConfigError`` when the journal was written by a sweep with another configuration,
+        ``FolderInUse`` while another process has it open, ``CorruptFile`` when it is damaged and
+        ``EnvironmentProblem`` when the disk refuses.
         """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, isolation_level=None)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise environment_problem(e, "cannot create the output folder") from e
+        lock = FolderLock(path.with_name(path.name + ".lock"), f"output folder {path.parent}")
+        lock.acquire()
+        db: sqlite3.Connection | None = None
+        try:
+            db = sqlite3.connect(path, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            (verdict,) = db.execute("PRAGMA quick_check").fetchone()
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(f"integrity check: {verdict}")
             migrate(db)
             row = db.execute("SELECT digest, config FROM config WHERE id = 1").fetchone()
             wanted = config.to_dict()
@@ -220,21 +240,28 @@ class Journal:
                     f"journal {path} belongs to a different sweep ({diffs}); "
                     "use another output folder to start a new sweep"
                 )
-        except BaseException:
-            db.close()
+        except BaseException as e:
+            if db is not None:
+                db.close()
+            lock.release()
+            if isinstance(e, sqlite3.DatabaseError):
+                raise _sqlite_problem(e, path) from e
             raise
-        return cls(db, path, config)
+        return cls(db, path, config, lock)
 
     def record(self, result: Result) -> None:
         """Store one finished cell, committed before this returns."""
-        with self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO results (dataset, question_id, strategy, budget, seed, knob,"
-                " result, em, f1, acc, compute, seconds) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (result.dataset, result.question_id, result.strategy, float(result.budget),
-                 result.seed, result.knob, json.dumps(result.to_dict()), result.em, result.f1,
-                 result.acc, result.compute, result.seconds),
-            )
+        try:
+            with self._db:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO results (dataset, question_id, strategy, budget, seed, "
+                    "knob, result, em, f1, acc, compute, seconds) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (result.dataset, result.question_id, result.strategy, float(result.budget),
+                     result.seed, result.knob, json.dumps(result.to_dict()), result.em, result.f1,
+                     result.acc, result.compute, result.seconds),
+                )
+        except sqlite3.DatabaseError as e:
+            raise _sqlite_problem(e, self.path) from e
 
     def done(self) -> set[CellKey]:
         """The keys of every stored cell."""
@@ -245,20 +272,51 @@ class Journal:
 
     def results(self) -> Iterator[Result]:
         """Every stored result, in the order they were written."""
-        for (text,) in self._db.execute("SELECT result FROM results ORDER BY rowid"):
-            yield Result.from_dict(json.loads(text))
+        try:
+            rows = self._db.execute("SELECT rowid, result FROM results ORDER BY rowid").fetchall()
+        except sqlite3.DatabaseError as e:
+            raise _sqlite_problem(e, self.path) from e
+        for rowid, text in rows:
+            try:
+                result = Result.from_dict(json.loads(text))
+            except (ValueError, KeyError, TypeError) as e:
+                raise _corrupt(self.path, f"row {rowid} is not a result: {type(e).__name__}") from e
+            yield result
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
 
     def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _corrupt(path: Path, why: object) -> CorruptFile:
+    return CorruptFile(
+        f"journal {path} is damaged ({why}) and was left as it is; it holds this sweep's finished "
+        "results: restore it from a copy, or move it aside (or choose another --out) to start over",
+        path=str(path),
+    )
+
+
+def _sqlite_problem(e: sqlite3.DatabaseError, path: Path) -> Exception:
+    """A SQLite error on the journal: the disk's fault (full, read-only) or a damaged file."""
+    if isinstance(e, sqlite3.OperationalError):
+        problem = sqlite_environment_problem(e, path, "cannot write the journal")
+        if problem is not None:
+            return problem
+        if "locked" in str(e).lower():  # another program holds a SQLite lock: not damage
+            return EnvironmentProblem(f"journal {path} is locked by another program; close it and "
+                                      "rerun")
+    return _corrupt(path, e)
 
 
 def cell_key(result: Result) -> CellKey:

@@ -18,6 +18,9 @@ writes
 ``describe`` turns one dataset's efficiency figures into text; the terminal table and the page
 both use it, so they cannot disagree.
 
+``results.json`` and ``report.html`` are replaced atomically (a temporary file, then a rename), so
+a crash or a full disk never leaves half a file where the last good one was.
+
 Not here: the statistics themselves (``forage.eval.metrics``), terminal output (the CLI).
 """
 
@@ -35,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from forage.core.files import atomic_write_text
 from forage.eval.metrics import (
     DEFAULT_BOOT,
     CellStats,
@@ -462,7 +466,7 @@ def write_report(
                      seed=seed)
     meta = dict(meta or {})
     results_json = out / "results.json"
-    results_json.write_text(json.dumps(_json_safe(
+    atomic_write_text(results_json, json.dumps(_json_safe(
         {"meta": meta, "cells": [c.to_dict() for c in cells], "efficiency": eff.to_dict()}),
         indent=2))
     plots: dict[str, Path] = {}
@@ -478,7 +482,7 @@ def write_report(
     page = render_html(cells, eff, results, {d: p.read_bytes() for d, p in plots.items()}, meta,
                        plot_errors)
     html_path = out / "report.html"
-    html_path.write_text(page, encoding="utf-8")
+    atomic_write_text(html_path, page)
     return Report(cells, eff, results_json, html_path, plots, plot_errors)
 
 

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from forage.core.budget import CostModel
-from forage.core.errors import ConfigError, ModelLoadError, ServerError
+from forage.core.errors import ConfigError, EnvironmentProblem, ModelLoadError, ServerError
 from forage.core.types import Question
 from forage.eval.datasets import SweepDataset
 from forage.eval.journal import BackendIdentity, CellKey, Journal, SweepConfig, cell_key
@@ -121,7 +121,7 @@ class Cell:
         return (self.dataset, self.question.id, self.spec.name, self.budget, self.seed)
 
 
-ABORT = (ConfigError, ServerError, ModelLoadError)
+ABORT = (ConfigError, ServerError, ModelLoadError, EnvironmentProblem)
 
 
 @dataclass(frozen=True)

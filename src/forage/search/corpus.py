@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from forage.core.errors import ConfigError, DataError
+from forage.core.errors import ConfigError, DataError, describe_json_error
 from forage.core.types import Document
 
 logger = logging.getLogger(__name__)
@@ -231,7 +231,7 @@ def _parse_line(line: str, file: Path, lineno: int) -> Document:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as e:
-        raise DataError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from None
+        raise DataError(f"{where}: {describe_json_error(e)}") from None
     if not isinstance(obj, dict):
         raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
     for key in ("id", "text"):
