@@ -76,10 +76,22 @@ def test_bench_end_to_end_with_smollm2_then_resume_then_refuse(small_world, tmp_
         (["--base-url", "http://127.0.0.1:9"], 1, "cannot reach the model server"),
         (["--model", "/tmp/forage-missing.gguf"], 1, "not found"),
         (["--dataset", "/nonexistent/data.jsonl"], 2, "unknown dataset"),
+        (["--budgets", "500,inf"], 2, "'inf' is not a finite number"),
+        (["--budgets", "nan"], 2, "'nan' is not a finite number"),
+        (["--base-url", "localhost:8000"], 2, "must start with http:// or https://"),
+        (["--base-url", "ftp://127.0.0.1/v1"], 2, "must start with http:// or https://"),
+        (["--base-url", "http://ann:s3cret@127.0.0.1:9/v1"], 1,
+         "cannot reach the model server at http://***@127.0.0.1:9/v1"),
+        (["--base-url", "http://127.0.0.1:9", "--timeout", "0"], 2, "--timeout must be"),
+        (["--strict", "--dataset", "{malformed}"], 1, "qs.jsonl:3:"),
     ],
 )
 def test_bad_input_is_one_line_before_any_work(small_world, tmp_path, extra, code, message):
     out = tmp_path / "out"
+    malformed = tmp_path / "qs.jsonl"
+    good = (small_world.path / "test.jsonl").read_text().splitlines()
+    malformed.write_text("\n".join([*good[:2], '{"id": "broken"}', *good[2:]]) + "\n")
+    extra = [a.replace("{malformed}", str(malformed)) for a in extra]
     args = ["bench", "--strategies", "rag", "--budgets", "500", "--out", str(out), *extra]
     if "--dataset" not in extra:
         args += ["--dataset", str(small_world.path)]
@@ -87,6 +99,7 @@ def test_bad_input_is_one_line_before_any_work(small_world, tmp_path, extra, cod
     assert r.returncode == code, (r.stdout, r.stderr)
     assert message in r.stderr
     assert r.stderr.strip().count("\n") == 0, r.stderr
+    assert "s3cret" not in r.stderr and "internal error" not in r.stderr
     assert not out.exists()  # nothing started
 
 
@@ -105,3 +118,13 @@ def test_backend_identity_names_the_served_model_or_the_weights_file(tmp_path):
     assert embedded.kind == "embedded" and embedded.weights.startswith("sha256:")
     weights.write_bytes(b"other weights")
     assert backend_identity(llm, None, []).weights != embedded.weights
+
+
+def test_help_lists_every_registered_strategy():
+    from forage.runtime import registry
+
+    r = forage("bench", "--help", timeout=120)
+    assert r.returncode == 0
+    flat = " ".join(r.stdout.replace("│", " ").split())
+    for name in registry.available():
+        assert name in flat, name
