@@ -6,14 +6,10 @@ from __future__ import annotations
 import pytest
 
 from forage.core.errors import CorruptFile, FolderInUse
-from forage.eval.journal import Journal, SweepConfig
+from forage.eval.journal import Journal
 
 from .helpers import result
-
-
-def config() -> SweepConfig:
-    return SweepConfig(datasets={"d": "abc"}, strategies={"rag": ("k", (1, 2))},
-                       budgets=(500.0,), seeds=(0,), model="m")
+from .test_journal import config
 
 
 def test_a_journal_that_is_not_a_database_is_refused_by_name_and_untouched(tmp_path):
