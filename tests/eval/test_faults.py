@@ -345,7 +345,8 @@ def test_a_second_bench_into_the_same_folder_is_refused_and_the_first_completes(
         code, _, stderr = finish(first)
         assert code == 0, stderr
         assert len(stub.calls) == len(reference.calls)
-    report("two benches into one folder at once", check_against(reference, out, []))
+    numbers = check_against(reference, out, [])
+    report("two benches into one folder at once", {**numbers, "runs": 2})
 
 
 def test_the_lock_of_a_killed_sweep_does_not_block_the_next(small_world, reference, tmp_path):
