@@ -51,7 +51,8 @@ def test_ask_json_has_trace_and_ledger():
         (["--corpus", "{empty}"], "no documents"),
         (["--corpus", str(CORPUS), "--model", "/tmp/forage-missing.gguf"], "not found"),
         (["--corpus", str(CORPUS), "--model", "{corrupt}"], "cannot load model"),
-        (["--corpus", str(CORPUS), "--base-url", "http://127.0.0.1:9"], "cannot reach"),
+        (["--corpus", str(CORPUS), "--base-url", "http://127.0.0.1:9", "--retries", "0"],
+         "cannot reach"),
         (["--corpus", "{badjsonl}"], "bad.jsonl:2"),
     ],
 )

@@ -54,7 +54,7 @@ def test_bench_end_to_end_with_smollm2_then_resume_then_refuse(small_world, tmp_
     before = journal_rows(out)
     r = forage(*args)
     assert r.returncode == 0, r.stderr
-    assert "(4 from journal)" in r.stdout
+    assert "[4/4] 4 cell(s) already in the journal" in r.stdout
     assert journal_rows(out) == before
 
     # Another configuration in the same folder is refused, in one line.
