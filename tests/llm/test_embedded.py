@@ -1,4 +1,11 @@
-"""The embedded llama.cpp backend: modes, stop strings, seeds, logprobs, grammars, prefix cache."""
+"""The embedded llama.cpp backend: modes, stop strings, seeds, logprobs, grammars, prefix cache.
+
+Reproducibility is asserted only between calls made from the same cache state. A call that follows
+an identical prompt reuses its KV cells and re-runs just the last prompt token, while a cold call
+evaluates the whole prompt in one batch; the two paths can round differently (see
+``tests/hierarchy/test_thread.py``: up to ~1.0 in Gemma's logits on one build), which may change a
+greedy token or a sample. So each compared call is preceded by a call with the same prompt.
+"""
 
 from __future__ import annotations
 
@@ -21,18 +28,22 @@ async def test_completion_reports_exact_usage(gemma):
     assert "\n" not in resp.text
 
 
-async def test_greedy_completion_is_deterministic(smollm2):
+async def test_greedy_completion_is_deterministic_from_the_same_cache_state(smollm2):
     req = LLMRequest(prompt=PROMPT, max_tokens=8)
+    await smollm2.complete(req)  # the cache now holds PROMPT: both calls below start from here
     a = await smollm2.complete(req)
     b = await smollm2.complete(req)
     assert a.text == b.text
+    assert a.usage == b.usage
 
 
 async def test_same_seed_same_sample_different_seed_differs(smollm2):
+    prompt = "List three words that come to mind:"
+    await smollm2.complete(LLMRequest(prompt=prompt, max_tokens=1))  # same cache state below
     texts = []
-    for seed in (1, 1, 2, 3, 4):
+    for seed in (1, 1, 2, 3, 4, 5):
         r = await smollm2.complete(
-            LLMRequest(prompt="Once upon a time", max_tokens=12, temperature=1.0, seed=seed)
+            LLMRequest(prompt=prompt, max_tokens=12, temperature=1.0, seed=seed)
         )
         texts.append(r.text)
     assert texts[0] == texts[1]
@@ -40,6 +51,7 @@ async def test_same_seed_same_sample_different_seed_differs(smollm2):
 
 
 async def test_n_samples_use_consecutive_seeds(smollm2):
+    # Choice 1 is drawn right after choice 0 read the same prompt, as the single call below is.
     r = await smollm2.complete(
         LLMRequest(prompt="Once upon a time", max_tokens=8, temperature=1.0, seed=5, n=2)
     )
@@ -51,6 +63,7 @@ async def test_n_samples_use_consecutive_seeds(smollm2):
 
 
 async def test_logprobs_match_greedy_text_and_are_probabilities(gemma):
+    await gemma.complete(LLMRequest(prompt=PROMPT, max_tokens=1))  # same cache state below
     plain = await gemma.complete(LLMRequest(prompt=PROMPT, max_tokens=4))
     scored = await gemma.complete(LLMRequest(prompt=PROMPT, max_tokens=4, logprobs=True))
     assert scored.text == plain.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from answer_checks import assert_competent  # what any competent real-model run has
 from lantern import EX, TOOL, Q  # the shared test corpus
 
 from forage.core.budget import Budget
@@ -106,28 +107,6 @@ async def test_the_reserve_stops_iterating_and_leaves_room_for_the_reader():
     assert budget.spent <= budget.limit
 
 
-@pytest.mark.parametrize("limit", range(0, 900, 45))
-async def test_never_overspends_and_always_returns_an_answer(limit):
-    def reply(request):
-        text = request.text_for_counting()
-        if text.endswith("Answer:"):
-            return "Harrowgate"
-        return " go on\nAction 1: Search[Ada Prell born]"
-
-    budget = Budget(limit)
-    ans = await run(ReAct(max_iterations=6, reserve=0), Q, llm=FunctionLLM(reply), tools=TOOL,
-                    budget=budget, profile="completion")
-    assert budget.spent <= budget.limit
-    assert isinstance(ans.text, str)
-    kinds = [a.kind for a in ans.task.actions]
-    if ans.exhausted:
-        assert "refused" in kinds
-        if not ans.text:
-            assert kinds[-1] == "refused"
-    if ans.text:  # answered with what it had: a Finish or the reader on a passage it found
-        assert "search" in kinds
-
-
 async def test_the_transcript_cap_stops_the_loop():
     llm = FunctionLLM(lambda r: "x " * 30 + "\nAction 1: Search[Ada Prell]"
                       if not r.prompt.endswith("Answer:") else "Harrowgate")
@@ -183,9 +162,9 @@ async def test_embedded_react_stays_in_budget_with_the_expected_actions(gemma, s
     budget = Budget(2500)
     strategy = ReAct(max_iterations=2, max_words=40, step_tokens=40, exemplars=exemplars)
     ans = await run(strategy, q, llm=gemma, tools=tool, budget=budget)
-    assert budget.spent <= budget.limit
     kinds = [a.kind for a in ans.task.actions]
     assert kinds[0] == "generate"
     assert set(kinds) <= {"generate", "search", "refused"}
-    assert kinds.count("search") <= 2
-    assert ans.text or ans.exhausted or not ans.meta["finished"]
+    assert kinds.count("search") <= 2  # max_iterations=2
+    # At the iteration cap without evidence ReAct answers empty, by design.
+    assert_competent(ans, budget, q.text, may_be_empty=not ans.meta["finished"])

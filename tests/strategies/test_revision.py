@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from answer_checks import assert_competent  # what any competent real-model run has
 
 from forage.core.budget import Budget
 from forage.core.errors import ConfigError
@@ -166,11 +167,12 @@ async def test_revision_end_to_end_with_gemma(gemma, small_world):
     budget = Budget(3_000)
     ans = await run(strategy, question, llm=gemma, tools=BM25Search(small_world.corpus),
                     budget=budget, seed=1)
-    assert budget.spent <= budget.limit
-    assert ans.text or ans.exhausted
+    # The structure the strategy promises, whatever the model wrote: search and read, then one
+    # round (rounds=1) that critiques and, unless the answer is accepted, looks again and revises.
     assert [a.kind for a in ans.task.actions] == ["search", "generate"]
     assert len(ans.task.subtasks) == 1
     labels = [a.meta.get("label", a.kind) for a in ans.task.subtasks[0].actions]
-    assert labels[0] == "critique"
-    assert labels in (["critique"], ["critique", "query", "search", "revise"],
-                      ["critique", "query", "search"])
+    assert labels == ["critique", "query", "search", "revise"][: len(labels)] and labels
+    if ans.meta.get("accepted"):
+        assert labels == ["critique"]
+    assert_competent(ans, budget, question.text)

