@@ -78,14 +78,17 @@ def assert_drawn_from(text: str, sources: Iterable[str], *, at_least: float = 1.
 
 
 def assert_competent(answer: Answer, budget: Budget, question: str, *, costs: bool = True,
-                     may_be_empty: bool = False, max_words: int = 12) -> None:
+                     may_be_empty: bool = False, max_words: int = 12,
+                     outputs: Iterable[str] = ()) -> None:
     """What any competent run of a strategy leaves behind, whatever the model's words: within
     budget, a ledger that matches the trace, and an answer that is a short span taken from the
     model's own outputs (or an exhausted run). ``may_be_empty`` allows an empty answer that is not
-    exhausted, for strategies that promise one (ReAct at its iteration cap without evidence)."""
+    exhausted, for strategies that promise one (ReAct at its iteration cap without evidence).
+    ``outputs``: model outputs the trace does not show (an action keeps only the first of ``n``
+    samples)."""
     assert_ledger_matches_trace(answer, budget, costs=costs)
     assert_short_span(answer.text, question, max_words=max_words)
     if not answer.text.strip():
         assert answer.exhausted or may_be_empty, "an empty answer from a run that was not exhausted"
         return
-    assert_drawn_from(answer.text, generated_texts(answer.task))
+    assert_drawn_from(answer.text, [*generated_texts(answer.task), *outputs])
