@@ -68,7 +68,8 @@ class StubServer:
                 n = stub._log_call(prompt)
                 stub._maybe_hold(n)
                 text = reply_for(prompt)
-                usage = {"prompt_tokens": len(prompt.split()), "completion_tokens": len(text.split())}
+                usage = {"prompt_tokens": len(prompt.split()),
+                         "completion_tokens": len(text.split())}
                 if "messages" in body:
                     choice = {"index": 0, "message": {"role": "assistant", "content": text},
                               "finish_reason": "stop"}
@@ -127,7 +128,7 @@ class StubServer:
         return False
 
     def hold_at(self, n: int) -> None:
-        """Hold the n-th completion call (counting from the calls logged so far + 1 = first next)."""
+        """Hold the n-th completion call of the stub's life (1-based, as counted in ``calls``)."""
         self.held.clear()
         self._release.clear()
         self._hold_at = n

@@ -214,12 +214,19 @@ def bench(
         datasets = [open_dataset(p, split_name=split, limit=limit, hops=hop_range,
                                  dev_size=dev_size, strict=strict) for p in dataset]
     sweep = Sweep(datasets, [available[n] for n in names], tuple(budget_list), tuple(seed_list))
-    with console.status("loading the model…", spinner="dots"):
-        llm = make_llm(model, base_url, api_model, n_ctx=n_ctx, timeout=timeout, retries=retries)
-        identity = backend_identity(llm, base_url, reported)
+    # The folder's lock, taken before the model loads and held by the open journal until the
+    # report is written: a second bench into the same folder is refused before it does anything.
+    lock = Journal.lock(out / "journal.sqlite")
+    try:
+        with console.status("loading the model…", spinner="dots"):
+            llm = make_llm(model, base_url, api_model, n_ctx=n_ctx, timeout=timeout,
+                           retries=retries)
+            identity = backend_identity(llm, base_url, reported)
+        journal = Journal.open(out / "journal.sqlite", sweep.config(identity), lock=lock)
+    except BaseException:
+        lock.release()
+        raise
     model_id = llm.model_id
-    # The open journal holds the folder's lock until the report is written.
-    journal = Journal.open(out / "journal.sqlite", sweep.config(identity))
     try:
         cache = CallCache(out / "cache.sqlite", "record")
         try:
@@ -284,7 +291,7 @@ def _run(sweep: Sweep, llm, journal: Journal, cache: CallCache) -> SweepRun:  # 
                                      on_failure=on_failure))
 
 
-def _run_logged(sweep: Sweep, llm, journal: Journal, cache: CallCache) -> SweepRun:  # type: ignore[no-untyped-def]
+def _run_logged(sweep: Sweep, llm: LLM, journal: Journal, cache: CallCache) -> SweepRun:
     """The sweep with one plain line per finished cell (stdout is a file or a pipe)."""
     total = len(sweep.cells())
     count, skipped = 0, 0

@@ -204,21 +204,31 @@ class Journal:
         self.config = config
         self._lock = lock
 
+    @staticmethod
+    def lock(path: str | Path) -> FolderLock:
+        """Take the lock of the journal at ``path`` (creating its folder): ``FolderInUse`` while
+        another process holds it. ``open`` takes it itself unless given one taken earlier."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise environment_problem(e, "cannot create the output folder") from e
+        return FolderLock(path.with_name(path.name + ".lock"),
+                          f"output folder {path.parent}").acquire()
+
     @classmethod
-    def open(cls, path: str | Path, config: SweepConfig) -> Journal:
-        """Open (or create) the journal at ``path`` for ``config``.
+    def open(cls, path: str | Path, config: SweepConfig, *, lock: FolderLock | None = None
+             ) -> Journal:
+        """Open (or create) the journal at ``path`` for ``config``, holding its lock (``lock``,
+        from ``Journal.lock(path)``, or one taken here) until ``close``.
 
         Raises ``ConfigError`` when the journal was written by a sweep with another configuration,
         ``FolderInUse`` while another process has it open, ``CorruptFile`` when it is damaged and
         ``EnvironmentProblem`` when the disk refuses.
         """
         path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise environment_problem(e, "cannot create the output folder") from e
-        lock = FolderLock(path.with_name(path.name + ".lock"), f"output folder {path.parent}")
-        lock.acquire()
+        if lock is None:
+            lock = cls.lock(path)
         db: sqlite3.Connection | None = None
         try:
             db = sqlite3.connect(path, isolation_level=None)

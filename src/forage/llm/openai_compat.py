@@ -88,7 +88,8 @@ def check_base_url(url: str) -> str:
         raise ConfigError(f"base URL {shown!r} is not a valid URL") from None
     if parsed.scheme not in ("http", "https") or "://" not in url:
         raise ConfigError(
-            f"base URL {shown!r} must start with http:// or https:// (like http://127.0.0.1:8000/v1)"
+            f"base URL {shown!r} must start with http:// or https:// "
+            "(like http://127.0.0.1:8000/v1)"
         )
     if not parsed.host:
         raise ConfigError(f"base URL {shown!r} has no host")
