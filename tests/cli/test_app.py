@@ -100,3 +100,12 @@ def test_ask_refuses_an_unknown_strategy_listing_the_known_ones():
     assert r.returncode == 2
     line = one_error_line(r)
     assert "unknown strategy 'nope'" in line and "tree" in line and "rag" in line
+
+
+def test_an_output_path_the_machine_refuses_is_its_problem_not_an_internal_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    r = forage("world", "--out", str(tmp_path / "file" / "world"), "--entities", "60",
+               "--questions", "10")
+    assert r.returncode == 1
+    line = one_error_line(r)
+    assert "not a folder" in line and "not with forage" in line
