@@ -1,4 +1,8 @@
-"""Checks of option values shared by the commands, each failing as one ``ConfigError`` line."""
+"""Checks of option values shared by the commands, each failing as one ``ConfigError`` line.
+
+Not here: what the cheapest run costs (``forage.eval.sweep.min_budget``), server options
+(``forage.cli.backends``).
+"""
 
 from __future__ import annotations
 
