@@ -199,3 +199,17 @@ def test_stats_searches_a_given_corpus_instead_of_the_pooled_contexts(small_worl
     assert row(out, "gold titles in corpus (recall ceiling)") == ["1.000"]
     r1, r5 = (float(x) for x in row(out, "bm25")[1:])
     assert 0 < r1 <= r5 <= 1
+
+
+def test_retrievers_hand_each_index_build_a_progress_callback() -> None:
+    from forage.data.loaders import load
+
+    documents = list(load(FIXTURES / "2wiki_official.json").corpus)
+    seen: dict[str, list[tuple[int, int]]] = {}
+
+    def factory(label: str):  # type: ignore[no-untyped-def]
+        calls = seen.setdefault(label, [])
+        return lambda done, total: calls.append((done, total))
+
+    data_cli.Retrievers(documents, None, factory).get("bm25")
+    assert seen == {"BM25 index": [(len(documents), len(documents))]}
