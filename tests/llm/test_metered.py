@@ -15,9 +15,12 @@ from forage.llm.testing import FunctionLLM, ScriptedLLM
 async def test_call_is_charged_to_the_ledger():
     llm = ScriptedLLM(["Paris is the answer"])
     budget = Budget(1000)
-    resp = await complete(llm, LLMRequest(prompt="one two three four", max_tokens=10), budget)
+    resp, returned = await complete(
+        llm, LLMRequest(prompt="one two three four", max_tokens=10), budget
+    )
     assert resp.text == "Paris is the answer"
     (entry,) = budget.ledger.entries
+    assert returned is entry
     assert entry.kind == "llm"
     assert entry.usage.prompt_tokens == 4 and entry.usage.completion_tokens == 4
     assert budget.spent == pytest.approx(4 * 0.25 + 4 * 1.0)
@@ -40,11 +43,56 @@ async def test_refused_call_never_reaches_the_backend():
     assert budget.ledger.refused_calls == 1
 
 
-async def test_prompt_longer_than_the_context_window_is_refused_before_running():
+async def test_prompt_longer_than_the_context_window_is_refused_before_running_and_recorded():
     llm = FunctionLLM(lambda r: "x", capabilities=Capabilities(context_window=4))
+    budget = Budget()
     with pytest.raises(ContextOverflow):
-        await complete(llm, LLMRequest(prompt="a b c d e", max_tokens=5), Budget())
+        await complete(llm, LLMRequest(prompt="a b c d e", max_tokens=5), budget)
     assert llm.requests == []
+    assert budget.ledger.refused_calls == 1 and budget.spent == 0
+
+
+async def test_an_overflow_found_by_the_backend_is_recorded_as_refused_and_costs_nothing():
+    def overflow(request):
+        raise ContextOverflow(5000, 4096)  # e.g. a chat template longer than counted
+
+    budget = Budget(1000)
+    with pytest.raises(ContextOverflow):
+        await complete(FunctionLLM(overflow), LLMRequest(prompt="a b", max_tokens=5), budget)
+    assert budget.ledger.refused_calls == 1
+    assert budget.spent == 0 and budget.available == pytest.approx(1000)
+
+
+async def test_prefix_reuse_reported_by_the_backend_is_charged_as_fresh_prompt():
+    """A backend's prefix cache holds whatever ran before (other questions, strategies, an
+    interrupted sweep): charging it would make a call's cost depend on history."""
+    from forage.llm.base import Choice, LLMResponse, TokenUsage
+
+    class Reusing:
+        model_id = "reusing"
+        capabilities = Capabilities(exact_token_count=True)
+
+        def __init__(self, cached: int) -> None:
+            self.cached = cached
+
+        def count_tokens(self, text: str) -> int:
+            return len(text.split())
+
+        async def complete(self, request):
+            return LLMResponse(
+                choices=(Choice(text="ok"),),
+                usage=TokenUsage(prompt_tokens=8, completion_tokens=1,
+                                 cached_prompt_tokens=self.cached),
+                model="reusing",
+            )
+
+    req = LLMRequest(prompt="a b c d e f g h", max_tokens=4)
+    cold, warm = Budget(100), Budget(100)
+    _, e_cold = await complete(Reusing(0), req, cold)
+    _, e_warm = await complete(Reusing(7), req, warm)
+    assert e_warm.usage.cached_prompt_tokens == e_cold.usage.cached_prompt_tokens == 0
+    assert e_warm.cost == e_cold.cost == pytest.approx(8 * 0.25 + 1)
+    assert warm.available == cold.available
 
 
 async def test_completion_is_clipped_to_the_context_window():
@@ -76,8 +124,8 @@ async def test_replayed_call_is_marked_and_carries_its_original_compute(tmp_path
     b1 = Budget(1000)
     await complete(llm, req, b1, cache=cache)
     b2 = Budget(1000)
-    resp = await complete(llm, req, b2, cache=cache)  # the script is empty: must come from cache
-    assert resp.text == "first reply here"
+    resp, entry = await complete(llm, req, b2, cache=cache)  # the script is empty: from cache
+    assert resp.text == "first reply here" and entry.replayed
     assert b2.ledger.entries[0].replayed and not b1.ledger.entries[0].replayed
     assert b2.spent == pytest.approx(b1.spent)
 
@@ -85,8 +133,8 @@ async def test_replayed_call_is_marked_and_carries_its_original_compute(tmp_path
 async def test_cache_key_includes_the_seed(tmp_path):
     cache = CallCache(tmp_path / "calls.sqlite", mode="record")
     llm = ScriptedLLM(["a", "b"])
-    r1 = await complete(llm, LLMRequest(prompt="x", seed=1), Budget(), cache=cache)
-    r2 = await complete(llm, LLMRequest(prompt="x", seed=2), Budget(), cache=cache)
+    r1, _ = await complete(llm, LLMRequest(prompt="x", seed=1), Budget(), cache=cache)
+    r2, _ = await complete(llm, LLMRequest(prompt="x", seed=2), Budget(), cache=cache)
     assert (r1.text, r2.text) == ("a", "b")
     assert len(cache) == 2
 
@@ -98,7 +146,7 @@ async def test_replay_mode_never_calls_the_backend(tmp_path):
     )
     replay = CallCache(path, mode="replay")
     llm = ScriptedLLM([])
-    assert (await complete(llm, LLMRequest(prompt="x"), Budget(), cache=replay)).text == "y"
+    assert (await complete(llm, LLMRequest(prompt="x"), Budget(), cache=replay))[0].text == "y"
     with pytest.raises(CacheMiss):
         await complete(llm, LLMRequest(prompt="other"), Budget(), cache=replay)
     assert llm.requests == []

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import pytest
 
-from forage.core.budget import Budget
+from forage.core.budget import Budget, CostModel
 from forage.core.errors import ConfigError
 from forage.core.types import Document
 from forage.llm.base import LLMRequest
-from forage.llm.testing import ScriptedLLM
+from forage.llm.testing import FunctionLLM, ScriptedLLM
 from forage.search.bm25 import BM25Search
 from forage.search.corpus import Corpus
-from forage.runtime.base import Answer, Context, Generate, Parallel, Search
+from forage.runtime.base import Answer, Context, Drive, Generate, Parallel, Search
 from forage.runtime.driver import run
 from forage.prompts.exemplars import ExemplarSet, resolve_placeholders
 from forage.strategies.rag import RAG
@@ -132,32 +133,127 @@ def test_generic_exemplars_resolve_their_steps():
 
 async def test_a_prompt_too_long_for_the_context_is_thrown_in_as_exhaustion(tool):
     from forage.llm.base import Capabilities
-    from forage.llm.testing import FunctionLLM
 
     llm = FunctionLLM(lambda r: "x", capabilities=Capabilities(context_window=20, exact_token_count=True))
-    ans = await run(RAG(k=1), "Who designed Skerry Point Lighthouse?", llm=llm, tools=tool, budget=Budget())
+    budget = Budget()
+    ans = await run(RAG(k=1), "Who designed Skerry Point Lighthouse?", llm=llm, tools=tool, budget=budget)
     assert ans.exhausted and llm.requests == []
     assert ans.task.actions[-1].kind == "refused"
     assert "context window" in ans.task.actions[-1].output
+    # The refused step is in the ledger, and the answer says why it is empty.
+    assert budget.ledger.refused_calls == 1
+    assert ans.meta["ledger"]["refused_calls"] == 1
+    assert ans.meta["refusal_counter"] == "context"
+    assert "does not fit the context window" in ans.meta["refusal"]
+
+
+async def test_an_answer_exhausted_by_the_budget_says_so(tool):
+    ans = await run(RAG(k=1), "Who designed Skerry Point Lighthouse?", llm=ScriptedLLM([]),
+                    tools=tool, budget=Budget(60))
+    assert ans.meta["refusal_counter"] == "compute"
+    assert "units" in ans.meta["refusal"]
+
+
+class Yielding(FunctionLLM):
+    """Gives the event loop a turn inside every call, as a real backend does, so that the calls
+    of a ``Parallel`` interleave: all are reserved before any is committed."""
+
+    async def complete(self, request):
+        await asyncio.sleep(0)
+        return await super().complete(request)
 
 
 @dataclass(frozen=True)
-class DrivesItself:
-    name: str = "direct-drive"
+class ThreeAtOnce:
+    name: str = "three"
 
-    async def run_direct(self, question, *, llm, tools, budget, seed=0):
-        from forage.core.budget import Usage
-        from forage.core.trace import Task
+    def steps(self, ctx: Context):
+        yield Parallel((
+            Generate(LLMRequest(prompt="long " * 40, max_tokens=50, seed=1), label="big"),
+            Generate(LLMRequest(prompt="short", max_tokens=50, seed=2), label="small"),
+            Generate(LLMRequest(prompt="recorded earlier", max_tokens=50, seed=3), label="replay"),
+        ))
+        return Answer(text="", task=ctx.root)
 
-        r = budget.reserve_search()
-        budget.commit(r, Usage(search_calls=1))
-        return Answer(text=f"{question.text}:{sorted(tools)}:{seed}", task=Task(question.text))
+
+async def test_each_parallel_call_records_its_own_cost_and_replayed_flag(tool, tmp_path):
+    from forage.llm.cache import CallCache
+    from forage.llm.metered import complete
+
+    def reply(request):
+        return "w " * (30 if request.prompt.startswith("long") else 2)
+
+    cache = CallCache(tmp_path / "calls.sqlite", mode="record")
+    llm = Yielding(reply)
+    await complete(llm, LLMRequest(prompt="recorded earlier", max_tokens=50, seed=3), Budget(),
+                   cache=cache)
+    budget = Budget()
+    ans = await run(ThreeAtOnce(), "q", llm=llm, tools=tool, budget=budget, cache=cache)
+    by_label = {e.label: e for e in budget.ledger.entries}
+    actions = {a.meta["label"]: a for a in ans.task.actions}
+    assert len({e.cost for e in by_label.values()}) == 3  # three different costs
+    for label in ("big", "small", "replay"):
+        assert actions[label].cost == by_label[label].cost, label
+        assert actions[label].replayed == by_label[label].replayed, label
+    assert actions["replay"].replayed and not actions["big"].replayed
+    assert sum(a.cost for a in ans.task.actions) == pytest.approx(budget.spent)
 
 
-async def test_a_strategy_that_drives_the_model_itself_gets_backend_tools_and_budget(tool):
+async def test_parallel_searches_record_their_own_cost(tool):
+    @dataclass(frozen=True)
+    class TwoSearches:
+        name: str = "two-searches"
+
+        def steps(self, ctx):
+            yield Parallel((Search("port", k=1), Search("Skerry lighthouse port", k=2)))
+            return Answer("", ctx.root)
+
+    budget = Budget(cost_model=CostModel(tool_token=1.0))  # searches differ by their text
+    ans = await run(TwoSearches(), "q", llm=ScriptedLLM([]), tools=tool, budget=budget)
+    assert [a.cost for a in ans.task.actions] == [e.cost for e in budget.ledger.entries]
+    assert len({a.cost for a in ans.task.actions}) == 2
+
+
+@dataclass
+class Finally:
+    name: str = "finally"
+    closed: bool = False
+
+    def steps(self, ctx: Context):
+        try:
+            yield Search("x", tool="nope")  # the driver raises ConfigError at this step
+            return Answer("", ctx.root)
+        finally:
+            self.closed = True
+
+
+async def test_the_driver_closes_the_strategy_when_the_run_ends_early(tool):
+    strategy = Finally()
+    with pytest.raises(ConfigError) as info:
+        await run(strategy, "q", llm=ScriptedLLM([]), tools=tool, budget=Budget())
+    assert info.value is not None  # the traceback (and the run's frame) is still alive here
+    assert strategy.closed
+
+
+async def test_a_drive_step_gets_the_backend_and_tools_and_meters_through_the_budget(tool):
+    from forage.core.budget import Usage
+
+    @dataclass(frozen=True)
+    class DrivesItself:
+        name: str = "direct-drive"
+
+        def steps(self, ctx: Context):
+            async def drive(llm, tools):
+                with ctx.budget.reserve_search() as call:
+                    call.commit(Usage(search_calls=1))
+                return f"{llm.model_id}:{sorted(tools)}:{ctx.seed}"
+
+            text = yield Drive(drive)
+            return Answer(text=text, task=ctx.root)
+
     budget = Budget(100)
     ans = await run(DrivesItself(), "q", llm=ScriptedLLM([]), tools=tool, budget=budget, seed=3)
-    assert ans.text == "q:['bm25']:3"
+    assert ans.text == "scripted:['bm25']:3"
     assert ans.meta["strategy"] == "direct-drive"
     assert ans.meta["ledger"]["search_calls"] == 1
 

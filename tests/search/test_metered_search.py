@@ -26,13 +26,16 @@ def test_tools_satisfy_the_search_protocol(facts: Corpus) -> None:
 
 def test_charges_one_search_call_and_the_returned_tokens() -> None:
     budget = Budget(1000)
-    hits = metered_search(StaticSearch(DOCS, name="static"), "q", budget, k=2, count_tokens=words)
+    hits, returned = metered_search(
+        StaticSearch(DOCS, name="static"), "q", budget, k=2, count_tokens=words
+    )
     assert [h.document.id for h in hits] == ["a", "b"]
     assert budget.usage.search_calls == 1
     assert budget.usage.tool_tokens == 5 + 3  # "Alpha\none two three four", "Beta\nfive six"
     assert budget.spent == pytest.approx(50.0)  # default cost: 50 per search, 0 per tool token
     (entry,) = budget.ledger.entries
     assert entry.kind == "search" and entry.label == "static"
+    assert returned is entry
 
 
 def test_refused_without_running_when_the_budget_cannot_pay() -> None:

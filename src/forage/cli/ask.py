@@ -93,12 +93,19 @@ def ask(
     b = Budget(budget)
     with console.status(f"searching and reading ({spec.name})…", spinner="dots"):
         answer = asyncio.run(run(built, question, llm=llm, tools=tool, budget=b, seed=seed))
+    too_long = answer.meta.get("refusal_counter") == "context"
     if as_json:
         console.print_json(json.dumps(answer.to_dict()))
-        return
-    console.print(f"[bold]answer:[/] {answer.text or '(no answer within the budget)'}")
-    console.print(f"[bold]sources:[/] {', '.join(answer.sources) or '-'}")
-    console.print(ledger_table(b.ledger))
+    else:
+        none = f"(no answer: {answer.meta['refusal']})" if too_long else "(no answer within the budget)"
+        console.print(f"[bold]answer:[/] {answer.text or none}")
+        console.print(f"[bold]sources:[/] {', '.join(answer.sources) or '-'}")
+        console.print(ledger_table(b.ledger))
+    if too_long and not answer.text:
+        raise ConfigError(
+            f"{answer.meta['refusal']}: shorten the question, lower --k, or use a model with a "
+            "longer context"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -7,6 +7,17 @@ reservation is an upper bound on the call's cost: the prompt is counted exactly 
 than was reserved. A call that cannot fit at all is refused: the refusal is written to the ledger
 and ``BudgetExhausted`` is raised; the call never runs.
 
+The one metering pattern, used by every caller (``forage.llm.metered.complete``,
+``forage.search.base.metered_search``, the single-stream runtime)::
+
+    with budget.reserve_llm(prompt_tokens, max_tokens, label=...) as call:
+        ...                                  # run the call with call.max_tokens
+        entry = call.commit(usage)           # the ledger entry of exactly this call
+
+If the body raises, or ends without committing, the reservation is released (nothing charged).
+The committed ``Entry`` is returned to the caller, so a call's cost is never read back from the
+shared ledger by position (concurrent calls interleave there).
+
 Budgets form a tree. ``split`` carves a child budget out of what the parent can still spend; while
 the child is open its unspent share is held by the parent; ``close`` ends the child and whatever it
 did not spend flows back. Usage committed in a child is added to every ancestor, so the root's usage
@@ -17,7 +28,9 @@ Default weights of the cost model (compute units):
 =====================  ======
 completion token        1.0
 prompt token            0.25
-cached prompt token     0.05   (a prompt token served from the KV/prefix cache)
+cached prompt token     0.05   (a prompt token the run itself put in the KV cache earlier, still
+                               there: only the single-stream runtime's own cells; see
+                               ``forage.llm.metered`` for why separate calls are charged cold)
 search call             50.0
 tool text token         0.0    (the text is paid for when a model reads it, as prompt tokens)
 =====================  ======
@@ -196,7 +209,10 @@ _ids = itertools.count()
 
 @dataclass
 class Reservation:
-    """Compute set aside for one call. ``max_tokens`` is the clipped completion allowance."""
+    """Compute set aside for one call. ``max_tokens`` is the clipped completion allowance.
+
+    A context manager: ``commit`` inside the ``with`` block; a block that raises or ends without
+    committing releases the reservation. ``entry`` is the committed ledger entry."""
 
     budget: Budget
     estimate: Usage
@@ -205,6 +221,18 @@ class Reservation:
     max_tokens: int | None = None
     id: int = field(default_factory=lambda: next(_ids))
     open: bool = True
+    entry: Entry | None = None
+
+    def commit(self, actual: Usage, *, replayed: bool = False, estimated: bool = False) -> Entry:
+        """Settle with what the call actually used; returns this call's ledger entry."""
+        return self.budget.commit(self, actual, replayed=replayed, estimated=estimated)
+
+    def __enter__(self) -> Reservation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.open:
+            self.budget.release(self)
 
 
 class Budget:
@@ -274,7 +302,9 @@ class Budget:
 
     # -- reserving -----------------------------------------------------------------------------
 
-    def _refuse(self, label: str, why: str, counter: str) -> BudgetExhausted:
+    def refuse(self, label: str, why: str, counter: str) -> BudgetExhausted:
+        """Write a refused call to the ledger and return the error to raise (the call never ran).
+        Also for refusals decided outside the budget, e.g. a prompt longer than the context."""
         self.ledger.append(Entry("refused", Usage(), 0.0, self.path, label))
         return BudgetExhausted(f"budget {self.path}: {why}", counter=counter)
 
@@ -292,15 +322,15 @@ class Budget:
             raise ConfigError(f"budget {self.path} is closed")
         cost = self.cost_model.cost(estimate)
         if cost > self.available + _EPS:
-            raise self._refuse(
+            raise self.refuse(
                 label, f"call needs {cost:.1f} units, {max(self.available, 0):.1f} left", "compute"
             )
         for key, left in self._cap_room(estimate).items():
             if key == "seconds":
                 if left + estimate.seconds <= 0:
-                    raise self._refuse(label, "time cap reached", key)
+                    raise self.refuse(label, "time cap reached", key)
             elif left < 0:
-                raise self._refuse(label, f"{key} cap reached", key)
+                raise self.refuse(label, f"{key} cap reached", key)
         return self._hold(estimate, cost, label)
 
     def _hold(self, estimate: Usage, cost: float, label: str) -> Reservation:
@@ -332,14 +362,14 @@ class Budget:
         affordable = (left + _EPS) / (w * n) if w > 0 else math.inf
         room = self._cap_room(prompt)
         if room.get("prompt_tokens", 0) < 0:
-            raise self._refuse(label, "prompt_tokens cap reached", "prompt_tokens")
+            raise self.refuse(label, "prompt_tokens cap reached", "prompt_tokens")
         if room.get("seconds", 1) <= 0:
-            raise self._refuse(label, "time cap reached", "seconds")
+            raise self.refuse(label, "time cap reached", "seconds")
         for key in ("completion_tokens", "total_tokens"):
             affordable = min(affordable, room.get(key, math.inf) // n)
         clipped = math.floor(min(float(max_tokens), affordable))
         if clipped < min_tokens:
-            raise self._refuse(
+            raise self.refuse(
                 label,
                 f"cannot pay for a {prompt_tokens}-token prompt and {min_tokens} completion "
                 f"token(s) ({max(self.available, 0):.1f} units left)",
@@ -386,6 +416,7 @@ class Budget:
             estimated=estimated,
         )
         self.ledger.append(entry)
+        reservation.entry = entry
         return entry
 
     def release(self, reservation: Reservation) -> None:

@@ -17,26 +17,26 @@ everything after the span and evaluates those tokens again (for ``keep_last=0`` 
 line, a few tokens), so the stream is exactly a fresh evaluation of the pruned tokens.
 ``reencode=False`` is the plain surgery: remove and shift, nothing re-evaluated.
 
-Metering. The model is driven directly, not through ``forage.llm.metered``, so each line is charged
-here as one LLM call with the same accounting as the embedded backend's prefix cache: the call
-reads the whole stream; the cells already in the KV cache are ``cached_prompt_tokens``, the tokens
-evaluated as input now (exemplars, question, results, forced prefixes, re-encoded lines) are fresh
-prompt tokens, and the sampled tokens are completion tokens. ``reserve_llm`` runs before anything is
-evaluated; each search goes through ``metered_search``. Before each ordinary line the runtime checks
-that the budget, the line cap and the context can still pay for concluding the open task and
-answering; if not, it wraps up (forced conclusion, forced ``Answer:``). Malformed lines (cut off,
-empty, of a kind the format does not allow there) are removed from the stream at once, are charged,
-count against ``max_lines``, and the retry samples at ``retry_temperature``.
+Metering. Each line is one LLM call, charged with the budget's one metering pattern (a
+reservation held while the line is written, committed with the line's usage; ``forage.core.budget``)
+before anything is evaluated: the call reads the whole stream; the cells this run already put in
+the KV cache are ``cached_prompt_tokens``, the tokens evaluated as input now (exemplars, question,
+results, forced prefixes, re-encoded lines) are fresh prompt tokens, and the sampled tokens are
+completion tokens. Each search goes through ``metered_search``. Before each ordinary line the
+runtime checks that the budget, the line cap and the context can still pay for concluding the open
+task and answering; if not, it wraps up (forced conclusion, forced ``Answer:``). Malformed lines
+(cut off, empty, of a kind the format does not allow there) are removed from the stream at once,
+are charged, count against ``max_lines``, and the retry samples at ``retry_temperature``.
 
-Preamble reuse (``reuse_preamble=True``): the exemplar preamble is the same for every question of a
-run, so a new run keeps the cells an earlier run left in the KV cache if they hold exactly the
-preamble's tokens; they are then read as cached prompt tokens, like the embedded backend's prefix
-cache. A run must have the model to itself (``EmbeddedLLM.token_stream`` is not safe alongside
-concurrent calls on the same model).
+Preamble reuse (``reuse_preamble=True``): the exemplar preamble is the same for every question, so
+a new run keeps the cells an earlier run left in the KV cache if they hold exactly the preamble's
+tokens. That saves wall time only: the run is charged as if it had evaluated the preamble itself
+(fresh prompt tokens on its first line), so its cost and its decisions do not depend on what ran
+before it. A run must have the model to itself (``EmbeddedLLM.exclusive``).
 
 Not here: the line format's pure rules (``thread_format``), the stream implementations
-(``forage.llm.line_stream``). This is not a sans-I/O strategy (``steps``): a KV stream cannot be driven
-through ``Generate`` requests, so the class exposes ``run_direct`` (and ``run``) instead.
+(``forage.llm.line_stream``). A KV stream cannot be driven through ``Generate`` requests, so
+``steps`` yields one ``Drive`` step: the driver hands over the backend and the tools.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from forage.core.trace import Action, Task
 from forage.core.types import Hit, Question
 from forage.llm.token_stream import TokenStream
 from forage.search.base import SearchTool, metered_search
-from forage.runtime.base import Answer
+from forage.runtime.base import Answer, Context, Drive, Steps
 from forage.prompts.exemplars import ExemplarSet
 from forage.prompts.common import clean_answer
 from forage.hierarchy.thread_format import (
@@ -106,6 +106,18 @@ class Thread:
         if self.keep_last < 0:
             raise ConfigError("thread: keep_last must be >= 0")
 
+    def steps(self, ctx: Context) -> Steps:
+        """One ``Drive`` step: the run's stream lives on the backend's KV cache (an
+        ``EmbeddedLLM``, which must not serve other calls meanwhile); runs in a worker thread."""
+
+        async def drive(llm: Any, tools: Mapping[str, SearchTool]) -> Answer:
+            return await asyncio.to_thread(
+                self._on_model, ctx.question, llm, tools, ctx.budget, ctx.seed, ctx.root
+            )
+
+        answer: Answer = yield Drive(drive)
+        return answer
+
     async def run_direct(
         self,
         question: Question | str,
@@ -116,13 +128,10 @@ class Thread:
         seed: int = 0,
         stream: LineStream | None = None,
     ) -> Answer:
-        """Answer ``question`` in one stream: ``stream`` if given, else a fresh KV stream of ``llm``
-        (an ``EmbeddedLLM``; it must not serve other calls meanwhile). Runs in a worker thread."""
+        """``run_sync`` in a worker thread."""
         return await asyncio.to_thread(
             self.run_sync, question, llm=llm, tools=tools, budget=budget, seed=seed, stream=stream
         )
-
-    run = run_direct
 
     def run_sync(
         self,
@@ -134,21 +143,35 @@ class Thread:
         seed: int = 0,
         stream: LineStream | None = None,
     ) -> Answer:
+        """Answer ``question`` in one stream without the driver: ``stream`` if given (tests,
+        scripted streams), else a KV stream of ``llm``."""
         q = question if isinstance(question, Question) else Question(id="q", text=question)
         tool_map = tools if isinstance(tools, Mapping) else {tools.name: tools}
-        if not tool_map:
-            raise ConfigError("a run needs at least one search tool")
+        root = Task(goal=q.text, budget=budget)
         if stream is None:
-            if llm is None or not llm.capabilities.supports_kv_edit:
-                raise ConfigError(
-                    "the thread strategy needs a backend that can edit its KV cache "
-                    "(the embedded llama.cpp runtime)"
-                )
-            with llm.exclusive():  # the KV cache is ours until the run ends
-                ts = TokenStream(llm.llama, clear=False) if self.reuse_preamble else llm.token_stream()
-                stream = KVLineStream(ts, capacity=llm.capabilities.context_window)
-                return _Run(self, q, stream, next(iter(tool_map.values())), budget, seed).go()
-        return _Run(self, q, stream, next(iter(tool_map.values())), budget, seed).go()
+            return self._on_model(q, llm, tool_map, budget, seed, root)
+        return _Run(self, q, stream, _first(tool_map), budget, seed, root).go()
+
+    def _on_model(
+        self, q: Question, llm: Any, tools: Mapping[str, SearchTool], budget: Budget, seed: int,
+        root: Task,
+    ) -> Answer:
+        if llm is None or not llm.capabilities.supports_kv_edit:
+            raise ConfigError(
+                "the thread strategy needs a backend that can edit its KV cache "
+                "(the embedded llama.cpp runtime)"
+            )
+        tool = _first(tools)
+        with llm.exclusive():  # the KV cache is ours until the run ends
+            ts = TokenStream(llm.llama, clear=False) if self.reuse_preamble else llm.token_stream()
+            stream = KVLineStream(ts, capacity=llm.capabilities.context_window)
+            return _Run(self, q, stream, tool, budget, seed, root).go()
+
+
+def _first(tools: Mapping[str, SearchTool]) -> SearchTool:
+    if not tools:
+        raise ConfigError("a run needs at least one search tool")
+    return next(iter(tools.values()))
 
 
 @dataclass
@@ -162,10 +185,12 @@ class _Run:
     """One question's loop. Keeps the stream's segments so spans can be found after shifts."""
 
     def __init__(
-        self, s: Thread, q: Question, stream: LineStream, tool: SearchTool, budget: Budget, seed: int
+        self, s: Thread, q: Question, stream: LineStream, tool: SearchTool, budget: Budget,
+        seed: int, root: Task,
     ) -> None:
         self.s, self.q, self.stream, self.tool, self.budget, self.seed = s, q, stream, tool, budget, seed
-        self.root = Task(goal=q.text, budget=budget)
+        self.root = root
+        self.inherited = 0  # cells an earlier run left (the preamble), not yet charged to this run
         self.segs: list[_Segment] = []  # evaluated, in stream order
         self.pending: list[_Segment] = []  # to evaluate at the start of the next line
         self.pos = Position()
@@ -185,7 +210,8 @@ class _Run:
         preamble = render_preamble(self.s.exemplars.multi_hop, view=s.exemplar_view)
         pre = _Segment("preamble", self.stream.encode(preamble, bos=True))
         if self.s.reuse_preamble and self.stream.keep_prefix(pre.tokens):
-            self.segs.append(pre)  # already in the KV cache: read as cached prompt tokens
+            self.segs.append(pre)  # already in the KV cache: saves time, charged as fresh input
+            self.inherited = len(pre.tokens)
         else:
             self.pending.append(pre)
         self.pending.append(_Segment("question", self.stream.encode(f"Question: {self.q.text}\n")))
@@ -213,8 +239,8 @@ class _Run:
     def _maybe_wrap_up(self) -> None:
         if self.pos.wrap_up:
             return
-        s, cells = self.s, len(self.stream)
-        new_input = sum(len(p.tokens) for p in self.pending)
+        s = self.s
+        cells, new_input = self._cells_and_input()
         cost = self.budget.cost_model
         wrap_lines = 2 if self.pos.open_task else 1
         reason = ""
@@ -236,6 +262,13 @@ class _Run:
             self.pos = Position(self.pos.concluded, self.pos.open_task, self.pos.searches, True)
             log.debug("thread: wrapping up (%s)", reason)
 
+    def _cells_and_input(self) -> tuple[int, int]:
+        """What the next line reads, as charged: cells this run evaluated (cached) and input not
+        yet paid for (pending segments, and cells inherited from an earlier run)."""
+        inherited = self.inherited
+        cells = len(self.stream) - inherited
+        return cells, inherited + sum(len(p.tokens) for p in self.pending)
+
     def _result_room(self) -> int:
         return 2 * self.s.result_words + 8  # tokens a Result line may take (about 1.3 per word)
 
@@ -247,18 +280,16 @@ class _Run:
         number = self.pos.concluded + 1
         options = [prefix(k, number) for k in kinds]
         max_tokens = s.answer_tokens if kinds == ("answer",) else s.line_tokens
-        cells = len(stream)
-        new_input = sum(len(p.tokens) for p in self.pending)
+        cells, new_input = self._cells_and_input()
         prefix_room = max(len(stream.encode(o)) for o in options) if s.constrained else 0
-        reservation = self.budget.reserve_llm(
-            cells + new_input + prefix_room, max_tokens, cached_prompt_tokens=cells,
-            label=f"{s.name}:{'/'.join(kinds)}",
-        )  # fmt: skip
         temperature = s.retry_temperature if self.retries else 0.0
         seed = self.seed * 1000 + self.lines
-        t0 = time.perf_counter()
-        evaluated_input = 0
-        try:
+        with self.budget.reserve_llm(
+            cells + new_input + prefix_room, max_tokens, cached_prompt_tokens=cells,
+            label=f"{s.name}:{'/'.join(kinds)}",
+        ) as call:  # fmt: skip
+            t0 = time.perf_counter()
+            evaluated_input = 0
             for p in self.pending:
                 stream.eval(p.tokens)
                 self.segs.append(p)
@@ -268,16 +299,14 @@ class _Run:
             if s.constrained:
                 kind = kinds[stream.choose(options, temperature=temperature, seed=seed)]
             forced = len(stream) - start
-            g = stream.generate_line(reservation.max_tokens or 1, temperature=temperature, seed=seed)
-        except BaseException:
-            self.budget.release(reservation)
-            raise
-        seconds = time.perf_counter() - t0
-        fresh = evaluated_input + forced + g.extra_input
-        usage = line_usage(cells, fresh, g.sampled)
-        entry = self.budget.commit(reservation, Usage(**{**usage.to_dict(), "llm_seconds": seconds}))
+            g = stream.generate_line(call.max_tokens or 1, temperature=temperature, seed=seed)
+            seconds = time.perf_counter() - t0
+            fresh = self.inherited + evaluated_input + forced + g.extra_input
+            usage = line_usage(cells, fresh, g.sampled)
+            entry = call.commit(Usage(**{**usage.to_dict(), "llm_seconds": seconds}))
+        self.inherited = 0
         self.lines += 1
-        self.evaluated += fresh + g.sampled
+        self.evaluated += evaluated_input + forced + g.extra_input + g.sampled
         self.sampled += g.sampled
         self.llm_seconds += seconds
         line_tokens = stream.tokens[start:]
@@ -333,7 +362,8 @@ class _Run:
         task = self._owner()
         number = self.pos.concluded + 1
         try:
-            hits: list[Hit] = metered_search(
+            hits: list[Hit]
+            hits, entry = metered_search(
                 self.tool, query, self.budget, k=1,
                 count_tokens=lambda t: len(self.stream.encode(t)),
             )  # fmt: skip
@@ -345,7 +375,7 @@ class _Run:
             return
         task.actions.append(
             Action("search", query, "\n".join(h.document.title for h in hits),
-                   cost=self.budget.cost_model.search_call,
+                   cost=entry.cost,
                    meta={"ids": [h.document.id for h in hits], "tool": self.tool.name})  # fmt: skip
         )
         if hits:

@@ -4,7 +4,9 @@ One ``Llama`` per backend, used by one call at a time (a lock; calls run in a wo
 event loop stays free). Completion and chat modes, stop strings, temperature, top-p, seed, GBNF
 grammars, per-token logprobs (through ``TokenStream``'s sampling loop, since llama.cpp only keeps
 the last logits), and the prefix cache: a prompt that starts like the previous one reuses its KV
-cells, and those tokens are reported as ``cached_prompt_tokens``.
+cells, and those tokens are reported as ``cached_prompt_tokens``. The report saves wall time and
+says what happened; it is not a discount: ``forage.llm.metered`` charges every prompt token in full,
+since the previous call may belong to another question, strategy or run.
 
 Not here: metering (``forage.llm.metered``), locating weights (``forage.llm.models``).
 """

@@ -1,8 +1,19 @@
 """Run one LLM call through the budget: reserve, (replay or) call, commit.
 
-This is the only place where LLM calls meet budgets, so every call of every strategy is charged the
-same way. The prompt is counted before the call, ``max_tokens`` is clipped to what the budget can pay
-for and to the context window, and a call that cannot fit is refused without running.
+This is the only place where LLM requests meet budgets, so every call of every strategy is charged
+the same way. The prompt is counted before the call, ``max_tokens`` is clipped to what the budget
+can pay for and to the context window, and a call that cannot fit is refused without running (a
+prompt longer than the context window too: it is written to the ledger as a refused call).
+``complete`` returns the response *and* the call's own ledger entry.
+
+Prefix caches are not charged. Every prompt token of a request is charged at the full prompt rate,
+even when the backend reports some as served from its KV/prefix cache (the embedded backend reuses
+the prefix the previous call left; servers report ``cached_tokens``). What a backend happens to hold
+depends on whatever ran before in the process or on the server — other questions, other strategies,
+an interrupted sweep — so charging it would make a run's cost, and every decision taken against the
+budget, depend on history. Reuse still saves wall time; it is simply not a discount. (The cached rate
+applies only to cells a run put in its own KV stream earlier in the same run: the single-stream
+runtime, ``forage.hierarchy.thread``.)
 
 Not here: choosing prompts or parsing output (strategies), the backends themselves.
 """
@@ -13,7 +24,7 @@ import logging
 import math
 import time
 
-from forage.core.budget import Budget, usage_of_llm_call
+from forage.core.budget import Budget, Entry, usage_of_llm_call
 from forage.core.errors import ContextOverflow
 from forage.llm.base import LLM, LLMRequest, LLMResponse, check_supported
 from forage.llm.cache import CallCache
@@ -51,45 +62,49 @@ async def complete(
     *,
     cache: CallCache | None = None,
     label: str = "",
-) -> LLMResponse:
-    """Run ``request`` on ``llm`` charged to ``budget``; raises ``BudgetExhausted`` if it can't fit."""
+) -> tuple[LLMResponse, Entry]:
+    """Run ``request`` on ``llm`` charged to ``budget``; returns the response and this call's
+    ledger entry. Raises ``BudgetExhausted`` if it can't be paid for, ``ContextOverflow`` if the
+    prompt cannot fit the context window (both recorded in the ledger as refused calls)."""
     caps = llm.capabilities
     check_supported(caps, request)
+    label = label or llm.model_id
     prompt_tokens = prompt_tokens_of(llm, request)
     max_tokens = request.max_tokens
     if caps.context_window is not None:
         room = caps.context_window - prompt_tokens
         if room < 1:
-            raise ContextOverflow(prompt_tokens, caps.context_window)
+            overflow = ContextOverflow(prompt_tokens, caps.context_window)
+            budget.refuse(label, str(overflow), "context")
+            raise overflow
         max_tokens = min(max_tokens, room)
     # A backend without native n runs n calls and reads the prompt n times.
     billed_prompt = prompt_tokens if caps.supports_n else prompt_tokens * request.n
-    reservation = budget.reserve_llm(
-        billed_prompt, max_tokens, n=request.n, label=label or llm.model_id
-    )
-    clipped = request.model_copy(update={"max_tokens": reservation.max_tokens})
-    try:
+    with budget.reserve_llm(billed_prompt, max_tokens, n=request.n, label=label) as call:
+        clipped = request.model_copy(update={"max_tokens": call.max_tokens})
         cached = cache.get(llm.model_id, clipped) if cache is not None else None
         if cached is not None:
             response, replayed = cached, True
         else:
             t0 = time.perf_counter()
-            response = await llm.complete(clipped)
+            try:
+                response = await llm.complete(clipped)
+            except ContextOverflow:  # the backend counted more tokens than we did
+                budget.refuse(label, "the prompt does not fit the context window", "context")
+                raise
             seconds = time.perf_counter() - t0
             response = response.model_copy(update={"seconds": seconds})
             replayed = False
             if cache is not None:
                 cache.put(llm.model_id, clipped, response)
-    except BaseException:
-        budget.release(reservation)
-        raise
-    u = response.usage
-    budget.commit(
-        reservation,
-        usage_of_llm_call(u.prompt_tokens, u.completion_tokens, u.cached_prompt_tokens, response.seconds),
-        replayed=replayed,
-        estimated=u.estimated,
-    )
-    log.debug("%s: %d+%d tokens%s", llm.model_id, u.prompt_tokens, u.completion_tokens,
+        u = response.usage
+        # All prompt tokens at the full rate: the backend's prefix-cache report is not charged.
+        entry = call.commit(
+            usage_of_llm_call(u.prompt_tokens, u.completion_tokens, 0, response.seconds),
+            replayed=replayed,
+            estimated=u.estimated,
+        )
+    log.debug("%s: %d+%d tokens (%d reused by the backend, charged in full)%s", llm.model_id,
+              u.prompt_tokens, u.completion_tokens, u.cached_prompt_tokens,
               " (replayed)" if replayed else "")
-    return response
+    return response, entry

@@ -2,7 +2,10 @@
 
 A strategy never calls a model or a search tool itself. It yields ``Generate`` (an LLM request),
 ``Search`` (a query) or ``Parallel`` (independent steps to run concurrently) and receives the
-``LLMResponse``, the list of ``Hit``s, or the list of results. When a step cannot be paid for, the
+``LLMResponse``, the list of ``Hit``s, or the list of results. A strategy that cannot be written as
+requests (the single-stream KV runtime drives one KV sequence token by token) yields one ``Drive``:
+the driver hands that step's function the backend and the tools, and the function meters each of
+its calls itself with the budget's one pattern (``forage.core.budget``). When a step cannot be paid for, the
 driver throws ``BudgetExhausted`` into the generator at that ``yield``: a strategy catches it and
 answers with what it has (or lets it propagate, and the run ends with an empty, exhausted answer).
 Inside ``Parallel`` a refused step's result is the ``BudgetExhausted`` instance itself.
@@ -15,14 +18,15 @@ Not here: executing steps (``forage.runtime.driver``), prompts (``forage.prompts
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, Union, runtime_checkable
+from typing import Any, Literal, Protocol, Union
 
 from forage.core.budget import Budget
 from forage.core.trace import Task
 from forage.core.types import Hit, Question
-from forage.llm.base import Capabilities, LLMRequest, LLMResponse
+from forage.llm.base import LLM, Capabilities, LLMRequest, LLMResponse
+from forage.search.base import SearchTool
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,15 @@ class Parallel:
     steps: tuple[Union[Generate, Search], ...]
 
 
-Step = Union[Generate, Search, Parallel]
+@dataclass(frozen=True)
+class Drive:
+    """Run ``fn(llm, tools)`` with the run's backend and search tools; its result is the step's.
+    ``fn`` charges every call it makes to the run's budget (reservations, ``metered_search``)."""
+
+    fn: Callable[[LLM, Mapping[str, SearchTool]], Awaitable[Any]]
+
+
+Step = Union[Generate, Search, Parallel, Drive]
 StepResult = Union[LLMResponse, list[Hit], list[Any]]
 Steps = Generator[Step, Any, "Answer"]
 
@@ -92,17 +104,3 @@ class Strategy(Protocol):
     name: str
 
     def steps(self, ctx: Context) -> Steps: ...
-
-
-@runtime_checkable
-class DirectStrategy(Protocol):
-    """A strategy that must drive the model itself (the single-stream KV runtime): the driver
-    hands it the backend, tools and budget instead of executing its steps. It meters every call
-    against ``budget`` with the same ledger rules as the driver."""
-
-    name: str
-
-    async def run_direct(
-        self, question: Question, *, llm: Any, tools: Mapping[str, Any], budget: Budget,
-        seed: int = 0,
-    ) -> Answer: ...

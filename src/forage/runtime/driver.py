@@ -2,8 +2,10 @@
 
 ``run(strategy, question, llm=..., tools=..., budget=...)`` drives the strategy's generator: each
 ``Generate`` goes through ``forage.llm.metered.complete`` (budget, cache), each ``Search`` through
-``forage.search.base.metered_search``, and each ``Parallel`` runs its steps concurrently. Every
-call lands in the ledger and in the actions of the task it was made for.
+``forage.search.base.metered_search``, each ``Parallel`` runs its steps concurrently, and a
+``Drive`` hands the backend and tools to a strategy that drives the model itself. Every call lands
+in the ledger and in the actions of the task it was made for, with the cost of its own ledger
+entry. The generator is closed when the run ends, however it ends (its ``finally`` clauses run).
 
 Not here: any strategy's logic, prompts, or how results are scored.
 """
@@ -26,7 +28,7 @@ from forage.search.base import SearchTool, metered_search
 from forage.runtime.base import (
     Answer,
     Context,
-    DirectStrategy,
+    Drive,
     Generate,
     Parallel,
     Search,
@@ -55,6 +57,7 @@ class Driver:
         self.default_tool = next(iter(self.tools))
         self.root = root
         self.cache = cache
+        self.last_refusal: BudgetExhausted | None = None  # why the last refused step was refused
 
     def _task(self, task: Task | None) -> Task:
         return task if task is not None else self.root
@@ -63,6 +66,10 @@ class Driver:
         budget = task.budget or self.root.budget
         assert budget is not None, "the root task always has the run's budget"
         return budget
+
+    def _refused(self, task: Task, input: str, error: BudgetExhausted) -> None:
+        task.actions.append(Action("refused", input, str(error)))
+        self.last_refusal = error
 
     async def execute(self, step: Step) -> Any:
         """Run one step; raises ``BudgetExhausted`` if it cannot be paid for."""
@@ -74,31 +81,32 @@ class Driver:
                 if isinstance(r, BaseException) and not isinstance(r, BudgetExhausted):
                     raise r
             return list(results)
+        if isinstance(step, Drive):
+            return await step.fn(self.llm, self.tools)
         task = self._task(step.task)
         budget = self._budget(task)
         if isinstance(step, Generate):
-            before = len(budget.ledger.entries)
             try:
-                response = await complete(
+                response, entry = await complete(
                     self.llm, step.request, budget, cache=self.cache, label=step.label
                 )
             except BudgetExhausted as e:
-                task.actions.append(Action("refused", _request_text(step), str(e)))
+                self._refused(task, _request_text(step), e)
                 raise
             except ContextOverflow as e:
                 # A prompt that cannot fit is a step that cannot be paid for: the strategy gets
                 # the chance to answer with what it has.
-                task.actions.append(Action("refused", _request_text(step), str(e)))
-                raise BudgetExhausted(str(e), counter="context") from e
-            entry = budget.ledger.entries[before] if len(budget.ledger.entries) > before else None
+                exhausted = BudgetExhausted(str(e), counter="context")
+                self._refused(task, _request_text(step), exhausted)
+                raise exhausted from e
             task.actions.append(
                 Action(
                     "generate",
                     _request_text(step),
                     response.text,
-                    cost=entry.cost if entry else 0.0,
+                    cost=entry.cost,
                     tokens=response.usage.prompt_tokens + response.usage.completion_tokens,
-                    replayed=bool(entry and entry.replayed),
+                    replayed=entry.replayed,
                     meta={"label": step.label, "prompt_tokens": response.usage.prompt_tokens},
                 )
             )
@@ -108,7 +116,7 @@ class Driver:
             if name not in self.tools:
                 raise ConfigError(f"unknown search tool {name!r}")
             try:
-                hits = metered_search(
+                hits, entry = metered_search(
                     self.tools[name],
                     step.query,
                     budget,
@@ -116,14 +124,14 @@ class Driver:
                     count_tokens=self.llm.count_tokens,
                 )
             except BudgetExhausted as e:
-                task.actions.append(Action("refused", step.query, str(e)))
+                self._refused(task, step.query, e)
                 raise
             task.actions.append(
                 Action(
                     "search",
                     step.query,
                     "\n".join(h.document.title for h in hits),
-                    cost=budget.cost_model.search_call,
+                    cost=entry.cost,
                     meta={"ids": [h.document.id for h in hits], "tool": name},
                 )
             )
@@ -136,7 +144,7 @@ def _request_text(step: Generate) -> str:
 
 
 async def run(
-    strategy: Strategy | DirectStrategy,
+    strategy: Strategy,
     question: Question | str,
     *,
     llm: LLM,
@@ -146,7 +154,10 @@ async def run(
     cache: CallCache | None = None,
     profile: str | None = None,
 ) -> Answer:
-    """Answer ``question`` with ``strategy``; never spends beyond ``budget``."""
+    """Answer ``question`` with ``strategy``; never spends beyond ``budget``.
+
+    An exhausted answer says why in ``meta["refusal"]`` (the last refused step's reason) and
+    ``meta["refusal_counter"]`` (``compute``, ``context``, a capped counter, ...)."""
     q = question if isinstance(question, Question) else Question(id="q", text=question)
     tool_map = tools if isinstance(tools, Mapping) else {tools.name: tools}
     root = Task(goal=q.text, budget=budget)
@@ -157,33 +168,35 @@ async def run(
         question=q, root=root, budget=budget, seed=seed, profile=chosen,  # type: ignore[arg-type]
         tools=tuple(tool_map), capabilities=llm.capabilities,
     )
-    if isinstance(strategy, DirectStrategy):  # drives the model itself; meters the same ledger
-        answer = await strategy.run_direct(q, llm=llm, tools=tool_map, budget=budget, seed=seed)
-        answer.meta.setdefault("strategy", strategy.name)
-        answer.meta.setdefault("ledger", budget.ledger.summary())
-        return answer
     driver = Driver(llm, tool_map, root, cache=cache)
     gen = strategy.steps(ctx)
     value: Any = None
     error: BaseException | None = None
-    while True:
-        try:
-            step = gen.throw(error) if error is not None else gen.send(value)
-        except StopIteration as stop:
-            answer: Answer = stop.value
-            break
-        except BudgetExhausted:
-            log.info("%s: budget exhausted before an answer", strategy.name)
-            root.status = "exhausted"
-            answer = Answer(text="", task=root, exhausted=True)
-            break
-        value, error = None, None
-        try:
-            value = await driver.execute(step)
-        except BudgetExhausted as e:
-            error = e
+    try:
+        while True:
+            try:
+                step = gen.throw(error) if error is not None else gen.send(value)
+            except StopIteration as stop:
+                answer: Answer = stop.value
+                break
+            except BudgetExhausted as e:
+                log.info("%s: budget exhausted before an answer", strategy.name)
+                driver.last_refusal = driver.last_refusal or e
+                root.status = "exhausted"
+                answer = Answer(text="", task=root, exhausted=True)
+                break
+            value, error = None, None
+            try:
+                value = await driver.execute(step)
+            except BudgetExhausted as e:
+                error = e
+    finally:
+        gen.close()  # a run that ends early (an error, a cancelled task) still runs its finally
     if root.status == "open":
         root.finish(answer.text, confidence=answer.confidence)
     answer.meta.setdefault("strategy", strategy.name)
     answer.meta.setdefault("ledger", budget.ledger.summary())
+    if answer.exhausted and driver.last_refusal is not None:
+        answer.meta.setdefault("refusal", str(driver.last_refusal))
+        answer.meta.setdefault("refusal_counter", driver.last_refusal.counter)
     return answer

@@ -2,7 +2,7 @@
 
 A ``SearchTool`` returns ranked ``Hit``s for a query. ``metered_search`` reserves one search call,
 runs the search, and commits it with the tokens of the text it returned (``tool_tokens``) and the
-seconds it took. Not here: any particular index (``bm25``, ``dense``, ``hybrid``).
+seconds it took; it returns the hits and the search's own ledger entry. Not here: any particular index (``bm25``, ``dense``, ``hybrid``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
-from forage.core.budget import Budget, Usage
+from forage.core.budget import Budget, Entry, Usage
 from forage.core.types import Hit
 
 
@@ -32,16 +32,13 @@ def metered_search(
     *,
     k: int = 5,
     count_tokens: Callable[[str], int] = lambda s: max(1, len(s) // 4),
-) -> list[Hit]:
-    """Run one search charged to ``budget`` (refused with ``BudgetExhausted`` if it can't pay)."""
-    reservation = budget.reserve_search(label=tool.name)
-    t0 = time.perf_counter()
-    try:
+) -> tuple[list[Hit], Entry]:
+    """Run one search charged to ``budget`` (refused with ``BudgetExhausted`` if it can't pay);
+    returns the hits and this search's ledger entry."""
+    with budget.reserve_search(label=tool.name) as call:
+        t0 = time.perf_counter()
         hits = list(tool.search(query, k))
-    except BaseException:
-        budget.release(reservation)
-        raise
-    seconds = time.perf_counter() - t0
-    tokens = sum(count_tokens(h.document.content) for h in hits)
-    budget.commit(reservation, Usage(search_calls=1, tool_tokens=tokens, tool_seconds=seconds))
-    return hits
+        seconds = time.perf_counter() - t0
+        tokens = sum(count_tokens(h.document.content) for h in hits)
+        entry = call.commit(Usage(search_calls=1, tool_tokens=tokens, tool_seconds=seconds))
+    return hits, entry

@@ -1,0 +1,123 @@
+"""A run's charged compute, and every decision taken against its budget, are a function of the run
+alone (question, strategy, budget, seed, model): not of what ran before it on the same model.
+
+The embedded backend reuses the KV prefix the previous call left, and the thread runtime keeps the
+exemplar preamble an earlier run left in the KV cache. Both save wall time; neither may change what
+a run is charged, or a resumed sweep would give other numbers than an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from forage.core.budget import Budget, Ledger
+from forage.hierarchy.thread import Thread
+from forage.llm.line_stream import ScriptedLineStream
+from forage.runtime import registry
+from forage.runtime.driver import run
+from forage.search.bm25 import BM25Search
+from forage.search.testing import StaticSearch
+from forage.core.types import Document
+
+
+def charged(ledger: Ledger) -> list[tuple[object, ...]]:
+    """Everything a ledger charges, call by call (wall-clock seconds left out)."""
+    return [
+        (e.kind, e.label, e.scope, e.cost, e.usage.prompt_tokens, e.usage.cached_prompt_tokens,
+         e.usage.completion_tokens, e.usage.search_calls, e.usage.tool_tokens, e.replayed)
+        for e in ledger.entries
+    ]  # fmt: skip
+
+
+# -- the thread's preamble reuse, on a scripted stream ---------------------------------------------
+
+DOC = Document("d1", "Ivo Maren", "Ivo Maren was born in Selby Cove. He worked as a ferryman.")
+ONE_TASK = [
+    "Task 1: Where was Ivo Maren born?",
+    "Search: Ivo Maren born",
+    "Conclusion 1: Selby Cove",
+    "Answer: Selby Cove",
+]
+
+
+def test_a_preamble_left_by_an_earlier_run_is_charged_as_if_the_run_had_evaluated_it():
+    question = "Where was Ivo Maren born?"
+    alone = Budget(100_000)
+    Thread().run_sync(question, tools=StaticSearch([DOC]), budget=alone,
+                      stream=ScriptedLineStream(ONE_TASK))  # fmt: skip
+
+    shared = ScriptedLineStream(ONE_TASK + ONE_TASK)
+    Thread().run_sync("Who was Ivo Maren?", tools=StaticSearch([DOC]), budget=Budget(100_000),
+                      stream=shared)  # fmt: skip
+    evaluated_before = shared.evaluated
+    after = Budget(100_000)
+    Thread().run_sync(question, tools=StaticSearch([DOC]), budget=after, stream=shared)
+
+    assert shared.evaluated - evaluated_before < alone.ledger.usage.prompt_tokens  # reuse happened
+    assert charged(after.ledger) == charged(alone.ledger)
+
+
+def test_a_budget_that_fits_a_run_alone_fits_it_after_another_run():
+    """Whether a line fits under the cap must not depend on what the KV cache holds."""
+    question = "Where was Ivo Maren born?"
+    probe = Budget(100_000)
+    Thread().run_sync(question, tools=StaticSearch([DOC]), budget=probe,
+                      stream=ScriptedLineStream(ONE_TASK))  # fmt: skip
+    first = probe.ledger.entries[0]
+    tight = first.usage.prompt_tokens * probe.cost_model.prompt_token * 0.9  # too little to read
+    # the preamble and question at the full rate; enough if the preamble were charged as cached
+    alone = Budget(tight)
+    a = Thread().run_sync(question, tools=StaticSearch([DOC]), budget=alone,
+                          stream=ScriptedLineStream(ONE_TASK))  # fmt: skip
+    shared = ScriptedLineStream(ONE_TASK + ONE_TASK)
+    Thread().run_sync("Who was Ivo Maren?", tools=StaticSearch([DOC]), budget=Budget(100_000),
+                      stream=shared)  # fmt: skip
+    after = Budget(tight)
+    b = Thread().run_sync(question, tools=StaticSearch([DOC]), budget=after, stream=shared)
+    assert a.exhausted and alone.ledger.refused_calls == 1
+    assert (a.text, a.exhausted) == (b.text, b.exhausted)
+    assert charged(after.ledger) == charged(alone.ledger)
+
+
+# -- the real embedded model -----------------------------------------------------------------------
+
+
+def _run(llm, spec: str, knob: int, question, corpus, compute: float, seed: int = 0):
+    budget = Budget(compute)
+    answer = asyncio.run(
+        run(registry.get(spec).build(knob), question, llm=llm, tools=BM25Search(corpus),
+            budget=budget, seed=seed)
+    )  # fmt: skip
+    return answer, budget
+
+
+CASES = [("react", 3, 600.0), ("rag", 2, 400.0), ("thread", 2, 900.0)]
+
+
+@pytest.mark.embedded
+@pytest.mark.parametrize("spec,knob,compute", CASES, ids=[c[0] for c in CASES])
+def test_the_same_run_is_charged_the_same_alone_after_other_runs_and_on_a_fresh_model(
+    smollm2, small_world, spec, knob, compute
+):
+    from forage.llm.embedded import EmbeddedLLM
+
+    q, other = small_world.test[0], small_world.test[1]
+    corpus = small_world.corpus
+    # Alone: a fresh model object, nothing ran on it before (a resumed sweep in a new process).
+    fresh = EmbeddedLLM("smollm2", n_ctx=1024)
+    alone, b_alone = _run(fresh, spec, knob, q, corpus, compute)
+    # After other runs on the same loaded model: other questions, other strategies.
+    _run(smollm2, "react", 2, other, corpus, 500.0)
+    _run(smollm2, "thread", 2, other, corpus, 600.0)
+    after, b_after = _run(smollm2, spec, knob, q, corpus, compute)
+    # Straight after itself: the KV cache holds this very run's last prompt.
+    again, b_again = _run(smollm2, spec, knob, q, corpus, compute)
+
+    assert b_alone.ledger.usage.llm_calls >= 1
+    assert charged(b_after.ledger) == charged(b_alone.ledger)
+    assert charged(b_again.ledger) == charged(b_alone.ledger)
+    assert b_after.spent == b_alone.spent == b_again.spent <= compute
+    assert (after.text, after.exhausted) == (alone.text, alone.exhausted)
+    assert (again.text, again.exhausted) == (alone.text, alone.exhausted)
