@@ -105,3 +105,16 @@ def test_debug_shows_the_traceback():
     r = forage("--debug", "ask", "What?", "--corpus", "/nonexistent/corpus")
     assert r.returncode != 0
     assert "Traceback" in r.stderr
+
+
+def test_a_question_too_long_for_the_context_is_an_error_that_says_so():
+    words = "tell me about the lighthouse and the festival and the port please "
+    question = (words * (100_000 // len(words)))[:100_000] + "?"  # a 100 KB question
+    r = forage("ask", question, "--corpus", str(CORPUS), "--model", "smollm2")
+    assert r.returncode != 0
+    assert "does not fit the context window" in r.stdout  # the answer line says why it is empty
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr
+    assert "context window" in lines[0] and "Traceback" not in r.stderr
+    refused = [ln for ln in r.stdout.splitlines() if "refused_calls" in ln]
+    assert refused and refused[0].split()[-2:] in (["1", "│"], ["│", "1"]) or "1" in refused[0]

@@ -93,31 +93,33 @@ def _run(llm, spec: str, knob: int, question, corpus, compute: float, seed: int 
     return answer, budget
 
 
-CASES = [("react", 3, 600.0), ("rag", 2, 400.0), ("thread", 2, 900.0)]
-
-
 @pytest.mark.embedded
-@pytest.mark.parametrize("spec,knob,compute", CASES, ids=[c[0] for c in CASES])
 def test_the_same_run_is_charged_the_same_alone_after_other_runs_and_on_a_fresh_model(
-    smollm2, small_world, spec, knob, compute
+    smollm2, small_world
 ):
+    """react: separate calls whose prompts share prefixes (the backend's prefix cache); thread:
+    one KV stream whose preamble an earlier thread run leaves behind. Small budgets, smollm2."""
     from forage.llm.embedded import EmbeddedLLM
 
     q, other = small_world.test[0], small_world.test[1]
     corpus = small_world.corpus
-    # Alone: a fresh model object, nothing ran on it before (a resumed sweep in a new process).
+    runs = {"react": (2, 300.0), "thread": (2, 500.0)}
+    # Alone: a freshly loaded model, nothing ran on it before (a resumed sweep in a new process).
     fresh = EmbeddedLLM("smollm2", n_ctx=1024)
-    alone, b_alone = _run(fresh, spec, knob, q, corpus, compute)
-    # After other runs on the same loaded model: other questions, other strategies.
-    _run(smollm2, "react", 2, other, corpus, 500.0)
-    _run(smollm2, "thread", 2, other, corpus, 600.0)
-    after, b_after = _run(smollm2, spec, knob, q, corpus, compute)
-    # Straight after itself: the KV cache holds this very run's last prompt.
-    again, b_again = _run(smollm2, spec, knob, q, corpus, compute)
+    alone = {name: _run(fresh, name, knob, q, corpus, c) for name, (knob, c) in runs.items()}
+    del fresh
+    # On the shared model: another question first, then this one (thread keeps the preamble the
+    # other run left), then react after a thread run, and react straight after itself.
+    _run(smollm2, "thread", 2, other, corpus, 500.0)
+    after = {"thread": _run(smollm2, "thread", 2, q, corpus, 500.0)}
+    after["react"] = _run(smollm2, "react", 2, q, corpus, 300.0)
+    again = _run(smollm2, "react", 2, q, corpus, 300.0)
 
-    assert b_alone.ledger.usage.llm_calls >= 1
-    assert charged(b_after.ledger) == charged(b_alone.ledger)
-    assert charged(b_again.ledger) == charged(b_alone.ledger)
-    assert b_after.spent == b_alone.spent == b_again.spent <= compute
-    assert (after.text, after.exhausted) == (alone.text, alone.exhausted)
-    assert (again.text, again.exhausted) == (alone.text, alone.exhausted)
+    for name, (answer, budget) in alone.items():
+        assert budget.ledger.usage.llm_calls >= 1, name
+        a_answer, a_budget = after[name]
+        assert charged(a_budget.ledger) == charged(budget.ledger), name
+        assert a_budget.spent == budget.spent <= runs[name][1], name
+        assert (a_answer.text, a_answer.exhausted) == (answer.text, answer.exhausted), name
+    assert charged(again[1].ledger) == charged(alone["react"][1].ledger)
+    assert again[0].text == alone["react"][0].text
