@@ -3,7 +3,8 @@
 For each registered strategy, hypothesis draws a budget (from nothing to more than enough), the
 strategy's knob from its ladder, a seed, and a model that answers every call with a reply drawn
 from a pool of well-formed and malformed outputs of every prompt format (plans, ReAct actions,
-follow-ups, verdicts, answer lines, garbage, nothing). The search tool is ``StaticSearch``. Every
+follow-ups, verdicts, answer lines, garbage, nothing); it yields to the event loop inside each
+call, so concurrent calls interleave as on a real backend. The search tool is ``StaticSearch``. Every
 run must return an answer without raising, never spend beyond the budget, and leave a ledger and
 a trace that agree (``answer_checks.assert_ledger_matches_trace``).
 
@@ -85,6 +86,15 @@ LINE_TAILS = (" Who founded the Lantern Society?", " Ada Prell", " Harrowgate", 
 SPECS = available()
 
 
+class InterleavingLLM(FunctionLLM):
+    """A ``FunctionLLM`` that yields to the event loop inside every call, as a real backend does,
+    so the calls of a ``Parallel`` step interleave (each must still be charged its own cost)."""
+
+    async def complete(self, request: LLMRequest):  # type: ignore[override]
+        await asyncio.sleep(0)
+        return await super().complete(request)
+
+
 def _budget_limits() -> st.SearchStrategy[float]:
     return st.one_of(
         st.sampled_from([0.0, 1.0, 49.9, 50.0, 60.0]),
@@ -99,7 +109,7 @@ def _run_through_driver(strategy, data, budget: Budget, seed: int):
 
     profile = data.draw(st.sampled_from(["completion", "chat"]), label="profile")
     caps = Capabilities(supports_logprobs=True, exact_token_count=True, prompt_profile=profile)
-    llm = FunctionLLM(reply, capabilities=caps)
+    llm = InterleavingLLM(reply, capabilities=caps)
     return asyncio.run(run(strategy, QUESTION, llm=llm, tools=StaticSearch(DOCS), budget=budget,
                            seed=seed))
 
