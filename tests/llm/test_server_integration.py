@@ -150,8 +150,9 @@ async def test_unreachable_port_is_a_connect_error(unused_port: int) -> None:
 async def test_metered_call_charges_the_servers_usage(llama_server: str) -> None:
     budget = Budget(10_000)
     async with server_llm(llama_server) as llm:
-        response = await metered.complete(llm, CHAT, budget, label="server")
+        response, returned = await metered.complete(llm, CHAT, budget, label="server")
     (entry,) = budget.ledger.entries
+    assert returned == entry  # the call's own ledger entry
     assert entry.kind == "llm" and entry.label == "server" and not entry.estimated
     assert entry.usage.prompt_tokens == response.usage.prompt_tokens
     assert entry.usage.completion_tokens == response.usage.completion_tokens
