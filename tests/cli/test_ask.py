@@ -107,6 +107,7 @@ def test_debug_shows_the_traceback():
     assert "Traceback" in r.stderr
 
 
+@pytest.mark.embedded  # the ask subprocess loads SmolLM2
 def test_a_question_too_long_for_the_context_is_an_error_that_says_so():
     words = "tell me about the lighthouse and the festival and the port please "
     question = (words * (100_000 // len(words)))[:100_000] + "?"  # a 100 KB question
