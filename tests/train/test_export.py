@@ -74,3 +74,4 @@ def test_only_query_and_key_b_matrices_are_permuted(tiny):
     assert np.array_equal(written["blk.0.attn_k.weight.lora_b"],
                           permute_rows(raw("self_attn.k_proj", "B"), 2))
     assert not np.array_equal(written["blk.0.attn_k.weight.lora_b"], raw("self_attn.k_proj", "B"))
+

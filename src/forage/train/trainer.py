@@ -7,7 +7,8 @@ MLP projections by default) and trains on the completions only: each example is 
 tokens followed by the completion's, tokenized apart as llama.cpp sees them at inference, and the
 loss counts the completion tokens alone (prompt positions are labelled -100).
 
-Deterministic for a seed: the data order is a seeded permutation per epoch, the LoRA init and
+Deterministic for a seed: the data order is a seeded permutation per epoch (examples of similar
+length batched together to save padding), the LoRA init and
 dropout draw from ``torch.manual_seed(seed)``, and batches are built in a fixed order. Every
 ``checkpoint_every`` steps the adapter, the optimizer, the schedule and the loss history are saved
 atomically to ``out/checkpoint``; ``train`` resumes from there when it finds one (the data order is
@@ -140,16 +141,25 @@ def encode(tokenizer: Any, example: Example) -> tuple[list[int], list[int]]:
     return prompt + completion, [-100] * len(prompt) + completion
 
 
-def _batches(n: int, settings: TrainSettings) -> list[list[int]]:
-    """Example indices per optimizer step: a seeded permutation per epoch, cut into batches."""
+def _batches(lengths: Sequence[int], settings: TrainSettings) -> list[list[int]]:
+    """Example indices per optimizer step: a seeded permutation per epoch; within windows of 16
+    batches, examples of similar length share a batch (less padding), and the batches of a
+    window are shuffled again so length does not follow the step."""
     rng = random.Random(settings.seed)
+    n = len(lengths)
     order: list[int] = []
     for _ in range(math.ceil(settings.epochs)):
         perm = list(range(n))
         rng.shuffle(perm)
         order += perm
     order = order[: int(round(n * settings.epochs))]
-    batches = [order[i:i + settings.batch_size] for i in range(0, len(order), settings.batch_size)]
+    size = settings.batch_size
+    batches: list[list[int]] = []
+    for w in range(0, len(order), 16 * size):
+        window = sorted(order[w:w + 16 * size], key=lambda i: lengths[i])
+        chunk = [window[i:i + size] for i in range(0, len(window), size)]
+        rng.shuffle(chunk)
+        batches += chunk
     return batches[: settings.max_steps] if settings.max_steps else batches
 
 
@@ -204,7 +214,7 @@ def train(
         encoded.append((ids, labels))
     if not encoded:
         raise ConfigError("no training example fits within max_tokens")
-    batches = _batches(len(encoded), settings)
+    batches = _batches([len(ids) for ids, _ in encoded], settings)
     total = len(batches)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=0.0)
