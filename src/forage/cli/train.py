@@ -53,6 +53,7 @@ def train(
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
     batch_size: Annotated[int, typer.Option(help="Examples per step.")] = 8,
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-4,
+    warmup: Annotated[int, typer.Option(help="Steps of linear warm-up.")] = 10,
     rank: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
     alpha: Annotated[float, typer.Option(help="LoRA alpha (scale alpha / rank).")] = 32.0,
     max_tokens: Annotated[int, typer.Option(help="Longer examples are left out.")] = 1024,
@@ -91,7 +92,7 @@ def train(
     from forage.train.trainer import train as run_training
 
     settings = TrainSettings(seed=seed, base=base, epochs=epochs, max_steps=max_steps,
-                             batch_size=batch_size, lr=lr, rank=rank, alpha=alpha,
+                             batch_size=batch_size, lr=lr, warmup=warmup, rank=rank, alpha=alpha,
                              max_tokens=max_tokens, checkpoint_every=checkpoint_every)
     held = min(check, len(mixture.examples) // 10)
     examples = mixture.examples[: len(mixture.examples) - held]
