@@ -30,7 +30,7 @@ from pathlib import Path
 from forage.core.errors import ConfigError, DataError
 from forage.data.world import WorldSettings
 from forage.prompts.common import Exemplar
-from forage.prompts.exemplars import DevExample, ExemplarSet
+from forage.prompts.exemplars import DevExample, DevStep, ExemplarSet
 from forage.prompts.spec import titled
 from forage.train.formats import FORMATS, Example, examples_for
 from forage.train.gold import Gold, records_in, to_dev_example, world_records
@@ -135,8 +135,6 @@ def _shot_example(g: Gold) -> DevExample | None:
     if not g.hops and len(e.evidence) >= 2 and g.answer:  # evidence-only (HotpotQA)
         return e
     if g.plan:  # planning sources: steps without answers, used by the planner's shots only
-        from forage.prompts.exemplars import DevStep
-
         return DevExample(g.question, g.answer, steps=tuple(DevStep(q, "") for q in g.plan))
     return None
 
@@ -205,7 +203,6 @@ def build_mixture(settings: MixtureSettings, *, guard: Guard | None = None) -> M
             records.append(g)
         else:
             dropped[f"record from {g.source}"] += 1
-    pools: dict[str, _Pool] = {}
     by_source: dict[str, list[Gold]] = {}
     for g in records:
         by_source.setdefault(g.source, []).append(g)
