@@ -458,9 +458,10 @@ def test_one_backend_serves_several_event_loops() -> None:
 async def test_metered_call_records_server_usage_in_the_ledger() -> None:
     handler, _ = scripted(httpx.Response(200, json=completion_body()))
     budget = Budget(1000)
-    response = await metered.complete(make_llm(handler), PROMPT, budget, label="probe")
+    response, returned = await metered.complete(make_llm(handler), PROMPT, budget, label="probe")
     assert response.text == "Paris"
     (entry,) = budget.ledger.entries
+    assert returned is entry
     assert entry.kind == "llm" and entry.label == "probe" and not entry.estimated
     assert (entry.usage.prompt_tokens, entry.usage.completion_tokens) == (7, 2)
     assert budget.ledger.usage.llm_calls == 1
