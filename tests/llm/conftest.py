@@ -45,7 +45,7 @@ def unused_port() -> int:
 
 def _serve(tmp_path_factory: pytest.TempPathFactory, *extra: str) -> Iterator[str]:
     """Start ``python -m llama_cpp.server`` with SmolLM2, wait until it answers, stop it after."""
-    _, model_path = resolve_model("smollm2")
+    model_path = resolve_model("smollm2").path
     port = free_port()
     log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
     cmd = [

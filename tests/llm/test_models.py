@@ -86,6 +86,6 @@ def test_gemma_with_a_truncated_file_in_the_cache_is_reassembled(tmp_path):
     target = tmp_path / pkg.MODEL_NAME
     first = pkg.chunk_paths()[0].read_bytes()
     target.write_bytes(first[: len(first) // 3])
-    _, path = resolve_model("gemma3-270m", cache_dir=tmp_path)
+    path = resolve_model("gemma3-270m", cache_dir=tmp_path).path
     assert path == target
     assert hashlib.sha256(path.read_bytes()).hexdigest() == pkg.EXPECTED_SHA256

@@ -116,6 +116,9 @@ def backend_identity(llm: LLM, base_url: str | None, reported: list[str]) -> Bac
         return BackendIdentity.of(llm, kind="openai-compatible", weights=f"served:{weights}")
     path = getattr(llm, "path", None)  # the embedded backend's weights file
     weights = f"sha256:{file_digest(path)}" if path else ""
+    adapter = getattr(llm, "adapter", None)  # and its LoRA adapter, for a trained model
+    if adapter:
+        weights += f"+lora:{file_digest(adapter)}"
     return BackendIdentity.of(llm, kind="embedded", weights=weights)
 
 

@@ -66,7 +66,8 @@ class EmbeddedLLM:
         cache_dir: Path | None = None,
         verbose: bool = False,
     ) -> None:
-        self._model_id, self.path = resolve_model(model, cache_dir=cache_dir)
+        resolved = resolve_model(model, cache_dir=cache_dir)
+        self._model_id, self.path, self.adapter = resolved.model_id, resolved.path, resolved.adapter
         spec = MODELS.get(model)
         self.instruct = spec.instruct if spec else True
         try:
@@ -80,6 +81,7 @@ class EmbeddedLLM:
             with contextlib.nullcontext() if verbose else _quiet_stderr():
                 self._llama = Llama(
                     model_path=str(self.path),
+                    lora_path=str(self.adapter) if self.adapter else None,
                     n_ctx=n_ctx,
                     n_threads=n_threads,
                     seed=seed,

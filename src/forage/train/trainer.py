@@ -107,7 +107,7 @@ class Result:
 
 
 def base_path(name: str = BASE_MODEL) -> Path:
-    return resolve_model(name)[1]
+    return resolve_model(name).path
 
 
 def load_base(name: str = BASE_MODEL) -> tuple[Any, Any]:
