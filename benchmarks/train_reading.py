@@ -1,6 +1,6 @@
 """Per-hop reading given the gold passage: the embedded base against base + a trained adapter.
 
-    python benchmarks/train_reading.py --adapter runs/train/forage-small.gguf \
+    python benchmarks/train_reading.py [--adapter runs/train/forage-small.gguf] \
         [--model smollm2] [--world-seed 1] [--entities 400] [--split dev] [--limit 120]
 
 For every hop of every bridge/comparison question of a generated world's split, the reader prompt
@@ -66,7 +66,8 @@ def score(llm: Llama, rows: list[tuple[str, str, str]]) -> tuple[float, float, l
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--adapter", type=Path, required=True)
+    ap.add_argument("--adapter", type=Path, default=None,
+                    help="a GGUF LoRA adapter (default: forage-small's shipped adapter)")
     ap.add_argument("--model", default="smollm2")
     ap.add_argument("--world-seed", type=int, default=1)
     ap.add_argument("--entities", type=int, default=400)
@@ -80,9 +81,10 @@ def main() -> int:
                                          hops=(1, 4), questions=200))
     write_world(world, folder)
     rows, _ = items(folder, args.split, args.limit)
-    path = resolve_model(args.model)[1]
+    path = resolve_model(args.model).path
+    adapter = args.adapter or resolve_model("forage-small").adapter
     results = {}
-    for label, lora in (("base", None), ("trained", args.adapter)):
+    for label, lora in (("base", None), ("trained", adapter)):
         llm = Llama(model_path=str(path), lora_path=str(lora) if lora else None, n_ctx=2048,
                     verbose=False, seed=0)
         t = time.time()

@@ -3,7 +3,8 @@
 Writes into ``--out``: ``mixture/`` (``examples.jsonl``, ``mixture.json``), ``checkpoint/`` while
 training (rerunning the same command resumes from it), ``adapter/`` (peft), ``<name>.gguf`` (the
 llama.cpp adapter) and ``manifest.json`` (base file and hash, mixture digest, settings, steps,
-final loss, the llama.cpp check). A rich bar shows steps, loss, tokens/s and the time left.
+final loss, the llama.cpp check). A rich bar shows steps, loss, tokens/s and the time left (a plain line every few steps when
+stdout is a file or a pipe).
 Only option parsing and the terminal live here; the work is ``forage.train``. The training
 dependencies are the ``forage[train]`` extra; without them the command says so in one line.
 
@@ -14,6 +15,7 @@ adapter (``export``).
 from __future__ import annotations
 
 import importlib.util
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +28,7 @@ from forage.train.formats import FORMATS
 from forage.train.mixture import MixtureSettings, build_mixture
 
 console = Console()
+PLAIN_EVERY = 5  # steps between progress lines when stdout is not a terminal
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -102,13 +105,26 @@ def train(
                TextColumn("{task.fields[tps]:.0f} tok/s"), TimeRemainingColumn())
     console.print(f"loading {base} into torch, then training on {len(examples)} examples "
                   f"({held} held out for the llama.cpp check)", highlight=False)
-    with Progress(*columns, console=console) as bar:
-        task = bar.add_task("train", total=None, loss=float("nan"), tps=0.0)
+    if console.is_terminal:
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task("train", total=None, loss=float("nan"), tps=0.0)
 
-        def show(p) -> None:  # type: ignore[no-untyped-def]
-            bar.update(task, completed=p.step, total=p.total, loss=p.loss, tps=p.tokens_per_s)
+            def show(p) -> None:  # type: ignore[no-untyped-def]
+                bar.update(task, completed=p.step, total=p.total, loss=p.loss,
+                           tps=p.tokens_per_s)
 
-        model, tokenizer, result = run_training(examples, settings, out, on_progress=show)
+            model, tokenizer, result = run_training(examples, settings, out, on_progress=show)
+    else:  # a file or a pipe: a plain line every few steps instead of a bar nobody sees
+        started = time.monotonic()
+
+        def line(p) -> None:  # type: ignore[no-untyped-def]
+            if p.step % PLAIN_EVERY and p.step != p.total:
+                return
+            elapsed = time.monotonic() - started
+            console.print(f"step {p.step}/{p.total}  loss {p.loss:.3f}  "
+                          f"{p.tokens_per_s:.0f} tok/s  {elapsed / 60:.1f} min", highlight=False)
+
+        model, tokenizer, result = run_training(examples, settings, out, on_progress=line)
     if result.resumed_from:
         console.print(f"resumed from step {result.resumed_from}")
     adapter = write_adapter(model, out / f"{name}.gguf")
