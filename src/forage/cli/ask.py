@@ -27,8 +27,7 @@ from forage.core.budget import Budget, Ledger
 from forage.core.errors import ConfigError
 from forage.runtime import registry
 from forage.runtime.driver import run
-from forage.search.bm25 import BM25Search
-from forage.search.corpus import load_corpus
+from forage.runtime.oneshot import bm25_over, build_strategy
 
 console = Console()
 
@@ -83,13 +82,9 @@ def ask(
     if knob is None and spec.name == "rag":
         knob = k
     with console.status("loading corpus and model…", spinner="dots"):
-        docs = load_corpus(corpus)
-        tool = BM25Search(docs)
+        tool = bm25_over(corpus)
         llm = make_llm(model, base_url, api_model, timeout=timeout, retries=retries)
-    try:
-        built = spec.build(knob)
-    except TypeError as e:
-        raise ConfigError(f"strategy {spec.name!r} cannot be built for ask: {e}") from None
+    built = build_strategy(spec.name, knob)
     b = Budget(budget)
     with console.status(f"searching and reading ({spec.name})…", spinner="dots"):
         answer = asyncio.run(run(built, question, llm=llm, tools=tool, budget=b, seed=seed))

@@ -21,7 +21,8 @@ both use it, so they cannot disagree.
 ``results.json`` and ``report.html`` are replaced atomically (a temporary file, then a rename), so
 a crash or a full disk never leaves half a file where the last good one was.
 
-Not here: the statistics themselves (``forage.eval.metrics``), terminal output (the CLI).
+Not here: the statistics themselves (``forage.eval.metrics``), drawing one trace tree
+(``forage.eval.trace_html``), terminal output (the CLI).
 """
 
 from __future__ import annotations
@@ -52,10 +53,9 @@ from forage.eval.metrics import (
     points_of,
 )
 from forage.eval.runner import Result
+from forage.eval.trace_html import TRACE_CSS, fmt, render_task
 
 logger = logging.getLogger(__name__)
-
-MAX_TEXT = 1500  # characters of a prompt or output shown in the HTML trace
 
 
 @dataclass(frozen=True)
@@ -230,22 +230,14 @@ def _place_labels(fig: Any, ax: Any, labels: Sequence[tuple[Any, float, float, s
 
 # -- html ------------------------------------------------------------------------------------
 
-_CSS = """
+_CSS = TRACE_CSS + """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}
 th:first-child,td:first-child,td.l{text-align:left}
 th{background:#f3f3f3}
-details{margin:2px 0 2px 1em}
 details.question{margin-left:0;border-top:1px solid #ddd;padding:4px 0}
-summary{cursor:pointer}
-pre{white-space:pre-wrap;background:#f8f8f8;padding:4px;margin:2px 0;font-size:0.85em}
-.pruned>summary{color:#999}
-.badge{font-size:0.75em;padding:0 5px;border-radius:3px;margin-left:4px}
-.pruned-badge{background:#fde2e2;color:#a33}
 .ok{color:#176b1b}.bad{color:#a33}
-.action{margin:2px 0}
-.kind{font-weight:bold;font-size:0.8em}
 img{max-width:100%}
 """
 
@@ -261,45 +253,7 @@ def _e(x: Any) -> str:
     return html.escape(str(x))
 
 
-def _fmt(x: Any, digits: int = 3) -> str:
-    if x is None:
-        return "n/a"
-    if isinstance(x, float):
-        return "n/a" if not math.isfinite(x) else f"{x:.{digits}f}"
-    return str(x)
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + f"… ({len(text)} chars)"
-
-
-def render_task(task: Mapping[str, Any], depth: int = 0) -> str:
-    """One task of a trace (``Task.to_dict()``) and its subtasks as nested ``<details>``."""
-    pruned = bool(task.get("pruned"))
-    badge = '<span class="badge pruned-badge">pruned</span>' if pruned else ""
-    conclusion = task.get("conclusion")
-    summary = (f"[{_e(task.get('status', ''))}] {_e(task.get('goal', ''))}{badge}"
-               + (f" → <b>{_e(conclusion)}</b>" if conclusion else ""))
-    parts = [f'<details class="task{" pruned" if pruned else ""}"{" open" if depth == 0 else ""}>'
-             f"<summary>{summary}</summary>"]
-    if task.get("thought"):
-        parts.append(f"<pre>thought: {_e(_clip(task['thought']))}</pre>")
-    budget = task.get("budget")
-    if budget:
-        parts.append(f"<div>budget {_e(budget.get('path'))}: spent {_fmt(budget.get('spent'), 1)}"
-                     f" of {_fmt(budget.get('limit'), 1)}</div>")
-    for a in task.get("actions", []):
-        parts.append(
-            f'<details class="action"><summary><span class="kind">{_e(a.get("kind"))}</span> '
-            f"cost {_fmt(a.get('cost'), 1)}{' (replayed)' if a.get('replayed') else ''}: "
-            f"{_e(_clip(str(a.get('output', ''))).splitlines()[0] if a.get('output') else '')}"
-            f"</summary><pre>{_e(_clip(str(a.get('input', ''))))}</pre>"
-            f"<pre>→ {_e(_clip(str(a.get('output', ''))))}</pre></details>"
-        )
-    for sub in task.get("subtasks", []):
-        parts.append(render_task(sub, depth + 1))
-    parts.append("</details>")
-    return "".join(parts)
+_fmt = fmt
 
 
 AUC_NOTE = ("AUC: mean score over the log-compute range all strategies share "
@@ -402,7 +356,7 @@ def _questions_html(results: Sequence[Result], metric: str) -> str:
                 f"(knob {_e(r.knob)}, seed {r.seed}): “{_e(r.prediction)}” — "
                 f"EM {r.em:g}, F1 {r.f1:.2f}, acc {r.acc:g}, "
                 f"compute {r.compute:.1f}{' exhausted' if r.exhausted else ''}</summary>"
-                f"{render_task(r.trace.get('trace', {}))}</details>"
+                f"{render_task(r.trace.get('trace', {}), scale=r.budget)}</details>"
             )
         parts.append(
             f'<details class="question" data-text="{_e((qid + " " + text).lower())}">'
