@@ -14,7 +14,7 @@ $(VENV)/.stamp-embedded: pyproject.toml
 	touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-embedded
-	$(PIP) install -e '.[embedded,dev,train]'
+	$(PIP) install -e '.[embedded,dev,train,serve]'
 	touch $@
 
 install: $(VENV)/.stamp-embedded

@@ -22,7 +22,7 @@ from rich.console import Console
 from forage.core.errors import ConfigError, ForageError
 from forage.core.files import ENVIRONMENT_ERRNOS, environment_problem
 
-COMMAND_MODULES = ("ask", "bench", "data", "train", "world")
+COMMAND_MODULES = ("ask", "bench", "data", "serve", "train", "world")
 # Libraries whose DEBUG/INFO logs drown forage's own: shown from WARNING up, even with --debug.
 QUIET_LOGGERS = ("httpx", "httpcore", "urllib3", "matplotlib", "PIL", "asyncio", "filelock")
 

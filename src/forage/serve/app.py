@@ -1,0 +1,453 @@
+"""The ``forage serve`` application: OpenAI's chat-completions API in front of forage's strategies.
+
+Routes: ``POST /v1/chat/completions`` (``model: "forage-<strategy>"``, plain or ``stream: true``),
+``GET /v1/models``, ``GET /v1/traces`` (the newest runs), ``GET /v1/traces/{id}`` (one run as JSON),
+``GET /view/{id}`` (the trace viewer), ``GET /health``.
+
+Each request runs one strategy through the driver (``forage.runtime.driver.run``) with the LLM
+backend and corpora given at start-up, under a fresh ``Budget`` built from the request
+(``forage.serve.protocol``). The response's ``usage`` is the ledger's: every token of every call
+the run made, the hidden planner, executor and verifier calls included; its ``forage`` object has
+the trace id, the budget and what was spent, the per-node ledger and the viewer's address.
+Streamed, the run sends one chunk per finished call or search (``choices: []``, a ``forage``
+event), then the answer, a final chunk with ``finish_reason`` and the ``forage`` object, the usage
+chunk when ``stream_options.include_usage`` is set, and ``[DONE]``.
+
+Limits: an API key (``Authorization: Bearer``) unless the server was started without one (allowed
+on loopback only, ``settings.check_bind``); the viewer also accepts a per-trace token, an HMAC of
+the trace id under the key, so a link can be opened in a browser without handing out the key.
+Request bodies are read up to ``max_body_bytes`` (413 beyond); at most ``max_concurrency`` runs
+at once and ``max_queue`` waiting (429 beyond, with ``Retry-After``); a run longer than
+``request_timeout`` is cancelled (504). A client that disconnects cancels its run: the run's task
+is cancelled at its next await, so no further model call or search starts (a call already inside
+the embedded model finishes first). Every refusal is an OpenAI-style error object; the server
+keeps serving.
+
+Retrieved documents are data. The budget, its caps, the strategy, its knob and the tool set of a
+run are fixed from the request before the run starts, and nothing in a run reads them back from
+text: documents reach the model only as passages inside the reader's prompt, model output is
+parsed only into search queries and answers, and every query goes to the run's own tool under the
+same budget, so a document that says "ignore the budget" can at most change what the model writes
+(tests/serve/test_injection.py shows a model that obeys it still cannot overspend). The viewer
+escapes every text.
+
+Not here: parsing requests (``protocol``), limits' values (``settings``), HTML (``viewer``), the
+command line (``forage.cli.serve``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from forage.core.budget import Budget, Caps
+from forage.core.errors import BackendError, ConfigError
+from forage.llm.base import LLM
+from forage.runtime.base import Answer
+from forage.runtime.driver import run
+from forage.runtime.oneshot import build_strategy
+from forage.search.base import SearchTool
+from forage.serve.progress import Emit, ObservedLLM, ObservedSearch
+from forage.serve.protocol import (
+    ApiError,
+    RunRequest,
+    chunk_body,
+    completion_body,
+    model_name,
+    parse_chat_request,
+    parse_json,
+    served_strategies,
+    sse,
+)
+from forage.serve.settings import NOT_SERVED, ServeSettings
+from forage.serve.traces import RunStatus, TraceRecord, TraceStore, searched_ids
+from forage.serve.viewer import render_page
+
+log = logging.getLogger(__name__)
+
+DISCONNECT_POLL_S = 0.2
+STREAM_PIECE_WORDS = 4  # words per answer chunk of a streamed response
+
+
+class Limiter:
+    """At most ``running`` runs at once and ``waiting`` queued; ``admit`` refuses beyond (429)."""
+
+    def __init__(self, running: int, waiting: int) -> None:
+        self._slots = asyncio.Semaphore(running)
+        self._cap = running + waiting
+        self.admitted = 0
+
+    def admit(self) -> Ticket:
+        if self.admitted >= self._cap:
+            raise ApiError(429, "the server is busy: too many requests running and queued; "
+                           "retry shortly", type="rate_limit_error", code="server_busy",
+                           headers={"Retry-After": "1"})
+        self.admitted += 1
+        return Ticket(self)
+
+
+class Ticket:
+    """One admitted request: ``async with ticket`` waits for a run slot; ``release`` (idempotent)
+    gives the admission back."""
+
+    def __init__(self, limiter: Limiter) -> None:
+        self._limiter = limiter
+        self._released = False
+        self._holding = False
+
+    async def __aenter__(self) -> Ticket:
+        await self._limiter._slots.acquire()
+        self._holding = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._holding:
+            self._holding = False
+            self._limiter._slots.release()
+        self.release()
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._limiter.admitted -= 1
+
+
+class _TicketedStream(StreamingResponse):
+    """A streamed response that gives its ticket back however the response ends, even when the
+    client left before the body generator started."""
+
+    def __init__(self, content: AsyncIterator[bytes], ticket: Ticket) -> None:
+        super().__init__(content, media_type="text/event-stream",
+                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        self._ticket = ticket
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._ticket.release()
+
+
+@dataclass
+class _Run:
+    """One request being answered."""
+
+    trace_id: str
+    created: int
+    req: RunRequest
+    budget: Budget
+    answer: Answer | None = None
+    status: RunStatus = "failed"
+
+
+def view_token(api_key: str, trace_id: str) -> str:
+    """The per-trace viewer token: an HMAC of the id under the key (opens that trace only)."""
+    return hmac.new(api_key.encode(), trace_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _error_response(e: ApiError) -> JSONResponse:
+    return JSONResponse(e.body(), status_code=e.status, headers=e.headers)
+
+
+def create_app(settings: ServeSettings, *, llm: LLM, corpora: Mapping[str, SearchTool],
+               strategies: Sequence[str] | None = None) -> FastAPI:
+    """The application for ``llm`` over ``corpora`` (name -> search tool; the first is the
+    default). ``strategies``: the served strategy names (default: every registered one a
+    service can run on this backend)."""
+    if not corpora:
+        raise ConfigError("forage serve needs at least one corpus")
+    exclude = set(NOT_SERVED)
+    if not llm.capabilities.supports_kv_edit:
+        exclude.add("thread")  # needs the embedded runtime's KV cache
+    served = tuple(strategies) if strategies is not None else served_strategies(exclude)
+    store = TraceStore(settings.max_traces)
+    limiter = Limiter(settings.max_concurrency, settings.max_queue)
+    started = int(time.time())
+
+    app = FastAPI(title="forage", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.store = store
+    app.state.limiter = limiter
+
+    # -- errors: every refusal is OpenAI's error object --------------------------------------
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, e: ApiError) -> JSONResponse:
+        return _error_response(e)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code)
+        return _error_response(ApiError(e.status_code, str(e.detail), code=code))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, e: RequestValidationError) -> JSONResponse:
+        return _error_response(ApiError(400, f"invalid request: {e.errors()[0].get('msg')}",
+                                        code="invalid_value"))
+
+    @app.exception_handler(Exception)
+    async def _internal_error(_: Request, e: Exception) -> JSONResponse:
+        log.exception("internal error")
+        return _error_response(ApiError(500, f"internal error: {type(e).__name__}",
+                                        type="server_error", code="internal_error"))
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def authorize(request: Request, trace_id: str | None = None) -> None:
+        key = settings.api_key
+        if key is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
+                                                              key.encode()):
+            return
+        token = request.query_params.get("token")
+        if trace_id is not None and token and hmac.compare_digest(
+                token.encode(), view_token(key, trace_id).encode()):
+            return
+        raise ApiError(401, "invalid or missing API key (Authorization: Bearer <key>)",
+                       code="invalid_api_key")
+
+    async def read_body(request: Request) -> bytes:
+        limit = settings.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise ApiError(413, f"the request body has {declared} bytes, more than the "
+                           f"server's {limit}", code="request_too_large")
+        parts: list[bytes] = []
+        size = 0
+        async for part in request.stream():
+            size += len(part)
+            if size > limit:
+                raise ApiError(413, f"the request body is larger than the server's {limit} "
+                               "bytes", code="request_too_large")
+            parts.append(part)
+        return b"".join(parts)
+
+    def view_url(trace_id: str) -> str:
+        if settings.api_key is None:
+            return f"/view/{trace_id}"
+        return f"/view/{trace_id}?token={view_token(settings.api_key, trace_id)}"
+
+    def record(r: _Run) -> TraceRecord:
+        tree = r.answer.task.to_dict() if r.answer is not None else {}
+        tool = corpora[r.req.corpus]
+        corpus = getattr(tool, "corpus", None)
+        documents: dict[str, dict[str, str]] = {}
+        if corpus is not None and tree:
+            for doc_id in searched_ids(tree):
+                if doc_id in corpus:
+                    doc = corpus.get(doc_id)
+                    documents[doc_id] = {"title": doc.title, "text": doc.text}
+        rec = TraceRecord(
+            id=r.trace_id, created=r.created, model=r.req.model, strategy=r.req.strategy,
+            corpus=r.req.corpus, question=r.req.question,
+            answer=r.answer.text if r.answer is not None else "", status=r.status,
+            budget=r.req.budget, max_search_calls=r.req.max_search_calls, knob=r.req.knob,
+            ledger=r.budget.ledger.summary(), trace=tree, documents=documents,
+        )
+        store.put(rec)
+        return rec
+
+    def extension(rec: TraceRecord, sources: Sequence[str]) -> dict[str, Any]:
+        return {
+            "trace_id": rec.id,
+            "strategy": rec.strategy,
+            "knob": rec.knob,
+            "corpus": rec.corpus,
+            "status": rec.status,
+            "budget": {"limit": rec.budget, "spent": rec.spent,
+                       "max_search_calls": rec.max_search_calls,
+                       "search_calls": int(rec.ledger.get("search_calls", 0))},
+            "ledger": rec.ledger,
+            "nodes": rec.nodes(),
+            "sources": list(sources),
+            "view_url": view_url(rec.id),
+        }
+
+    def start(req: RunRequest) -> _Run:
+        trace_id = "fg" + secrets.token_hex(16)
+        budget = Budget(req.budget, caps=Caps(search_calls=req.max_search_calls))
+        return _Run(trace_id, int(time.time()), req, budget)
+
+    async def execute(r: _Run, emit: Emit | None) -> Answer:
+        """Run the strategy; records the run however it ends. Raises ``ApiError`` for a run
+        that could not answer (timeout, backend failure), ``CancelledError`` when cancelled."""
+        req = r.req
+        try:
+            strategy = build_strategy(req.strategy, req.knob)
+        except ConfigError as e:
+            raise ApiError(400, str(e), param="knob", code="invalid_value") from None
+        tool: SearchTool = corpora[req.corpus]
+        run_llm: LLM = llm
+        if emit is not None:
+            run_llm = ObservedLLM(llm, emit)
+            tool = ObservedSearch(tool, emit)
+        try:
+            r.answer = await asyncio.wait_for(
+                run(strategy, req.question, llm=run_llm, tools={tool.name: tool},
+                    budget=r.budget, seed=req.seed),
+                timeout=settings.request_timeout,
+            )
+            r.status = "exhausted" if r.answer.exhausted else "done"
+            return r.answer
+        except TimeoutError:
+            r.status = "timeout"
+            raise ApiError(504, f"the run took longer than {settings.request_timeout:g} s and "
+                           "was cancelled", type="timeout_error", code="request_timeout") from None
+        except asyncio.CancelledError:
+            r.status = "cancelled"
+            log.info("%s: cancelled (client gone) after %.1f units", r.trace_id, r.budget.spent)
+            raise
+        except BackendError as e:
+            raise ApiError(502, f"the model backend failed: {e}", type="api_error",
+                           code="upstream_error") from None
+        except ConfigError as e:
+            raise ApiError(400, str(e), code="invalid_value") from None
+        finally:
+            record(r)
+
+    def finish_reason(answer: Answer) -> str:
+        return "length" if answer.exhausted and not answer.text else "stop"
+
+    # -- routes --------------------------------------------------------------------------------
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "running": limiter.admitted}
+
+    @app.get("/v1/models")
+    async def models(request: Request) -> dict[str, Any]:
+        authorize(request)
+        return {"object": "list", "data": [
+            {"id": model_name(s), "object": "model", "created": started, "owned_by": "forage"}
+            for s in served]}
+
+    @app.get("/v1/traces")
+    async def traces(request: Request, limit: int = 50) -> dict[str, Any]:
+        authorize(request)
+        return {"object": "list",
+                "data": [r.summary() for r in store.recent(max(1, min(limit, 1000)))]}
+
+    @app.get("/v1/traces/{trace_id}")
+    async def trace(request: Request, trace_id: str) -> dict[str, Any]:
+        authorize(request, trace_id)
+        rec = store.get(trace_id)
+        if rec is None:
+            raise ApiError(404, f"no trace {trace_id!r} (unknown, or dropped as older than the "
+                           f"newest {settings.max_traces})", param="id", code="trace_not_found")
+        return rec.to_dict()
+
+    @app.get("/view/{trace_id}")
+    async def view(request: Request, trace_id: str) -> HTMLResponse:
+        authorize(request, trace_id)
+        rec = store.get(trace_id)
+        if rec is None:
+            raise ApiError(404, f"no trace {trace_id!r}", param="id", code="trace_not_found")
+        nonce = secrets.token_urlsafe(16)
+        csp = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
+               "img-src 'none'; base-uri 'none'; form-action 'none'")
+        return HTMLResponse(render_page(rec, nonce=nonce),
+                            headers={"Content-Security-Policy": csp})
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> Response:
+        authorize(request)
+        body = await read_body(request)
+        req = parse_chat_request(parse_json(body), settings, served, tuple(corpora))
+        ticket = limiter.admit()
+        if req.stream:
+            return _TicketedStream(stream(request, req, ticket), ticket)
+        try:
+            async with ticket:
+                r = start(req)
+                task = asyncio.create_task(execute(r, None))
+                while not task.done():
+                    await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+                    if not task.done() and await request.is_disconnected():
+                        task.cancel()
+                        log.info("%s: client disconnected; run cancelled", r.trace_id)
+                        try:
+                            await task
+                        except asyncio.CancelledError:
+                            pass
+                        return Response(status_code=499)
+                answer = task.result()
+        finally:
+            ticket.release()
+        rec = store.get(r.trace_id)
+        assert rec is not None
+        return JSONResponse(
+            completion_body(f"chatcmpl-{r.trace_id}", r.created, req.model, answer.text,
+                            finish_reason(answer), r.budget.ledger.usage,
+                            extension(rec, answer.sources)),
+            headers={"X-Forage-Trace-Id": r.trace_id},
+        )
+
+    async def stream(request: Request, req: RunRequest, ticket: Ticket) -> AsyncIterator[bytes]:
+        task: asyncio.Task[Answer] | None = None
+        try:
+            async with ticket:
+                r = start(req)
+                cid = f"chatcmpl-{r.trace_id}"
+                events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+                def emit(event: dict[str, Any]) -> None:
+                    events.put_nowait({**event, "spent": r.budget.spent,
+                                       "budget": r.budget.limit})
+
+                yield sse(chunk_body(cid, r.created, req.model,
+                                     delta={"role": "assistant", "content": ""},
+                                     extension={"event": "start", "trace_id": r.trace_id}))
+                task = asyncio.create_task(execute(r, emit))
+                while True:
+                    getter = asyncio.ensure_future(events.get())
+                    await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
+                    if getter.done():
+                        yield sse(chunk_body(cid, r.created, req.model,
+                                             extension=getter.result()))
+                        continue
+                    getter.cancel()
+                    break
+                while not events.empty():
+                    yield sse(chunk_body(cid, r.created, req.model, extension=events.get_nowait()))
+                try:
+                    answer = task.result()
+                except ApiError as e:
+                    yield sse(e.body())
+                    return
+                words = answer.text.split(" ")
+                for i in range(0, len(words), STREAM_PIECE_WORDS):
+                    piece = " ".join(words[i:i + STREAM_PIECE_WORDS])
+                    yield sse(chunk_body(cid, r.created, req.model,
+                                         delta={"content": piece if i == 0 else " " + piece}))
+                rec = store.get(r.trace_id)
+                assert rec is not None
+                yield sse(chunk_body(cid, r.created, req.model, delta={},
+                                     finish_reason=finish_reason(answer),
+                                     extension=extension(rec, answer.sources)))
+                if req.include_usage:
+                    yield sse(chunk_body(cid, r.created, req.model, usage=r.budget.ledger.usage))
+                yield sse("[DONE]")
+        finally:
+            if task is not None and not task.done():
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
+            ticket.release()
+
+    return app

@@ -1,0 +1,243 @@
+"""The OpenAI-compatible shapes of ``forage serve``: parsing a chat-completions request into a
+``RunRequest``, the errors it answers with, and the response, chunk and SSE encodings.
+
+A request names a strategy with ``model: "forage-<strategy>"``; the question is the text of its
+last ``user`` message (earlier messages and ``system`` prompts are not passed to the strategies:
+forage answers one question per call). Extra body fields: ``budget`` (compute units),
+``max_search_calls``, ``knob`` (the strategy's budget knob), ``corpus`` (a corpus name given at
+start-up); ``reasoning_effort`` picks a preset (``forage.serve.settings``). Sampling fields
+(``temperature``, ``max_tokens``, ...) are accepted and ignored: the strategy sets its own.
+
+Errors are ``{"error": {"message", "type", "param", "code"}}`` with a 4xx status, as OpenAI's API
+answers them, so the ``openai`` client raises its usual exception classes.
+
+Not here: running anything (``forage.serve.app``), the limits' values (``forage.serve.settings``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from forage.core.budget import Usage
+from forage.eval.sweep import knob_for, min_budget
+from forage.runtime import registry
+from forage.serve.settings import EFFORT_PRESETS, ServeSettings
+
+MODEL_PREFIX = "forage-"
+
+
+class ApiError(Exception):
+    """An error answered as OpenAI's API does: a status and ``{"error": {...}}``."""
+
+    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
+                 param: str | None = None, code: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param,
+                          "code": self.code}}
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ContentPart(_Open):
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(_Open):
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(p.text or "" for p in self.content if p.type == "text")
+
+
+class StreamOptions(_Open):
+    include_usage: bool = False
+
+
+class ChatRequest(_Open):
+    model: str
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: int = 1
+    seed: int | None = None
+    reasoning_effort: str | None = None
+    budget: float | None = Field(default=None, allow_inf_nan=False)
+    max_search_calls: int | None = None
+    knob: int | None = None
+    corpus: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What one chat-completions call asks forage to do, checked against the server's limits."""
+
+    model: str
+    strategy: str
+    question: str
+    budget: float
+    max_search_calls: int
+    knob: int | None
+    seed: int
+    stream: bool
+    include_usage: bool
+    corpus: str
+
+
+def model_name(strategy: str) -> str:
+    return f"{MODEL_PREFIX}{strategy}"
+
+
+def served_strategies(exclude: Collection[str]) -> tuple[str, ...]:
+    return tuple(sorted(n for n in registry.available() if n not in exclude))
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(body: bytes) -> Any:
+    """The request body as JSON; ``NaN``/``Infinity`` (not JSON) and bad UTF-8 are refused."""
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ApiError(400, f"the request body is not valid JSON: {e}",
+                       code="invalid_json") from None
+
+
+def _validation_error(e: ValidationError) -> ApiError:
+    first = e.errors()[0]
+    param = ".".join(str(p) for p in first["loc"]) or None
+    return ApiError(400, f"invalid request: {param}: {first['msg']}" if param else
+                    f"invalid request: {first['msg']}", param=param, code="invalid_value")
+
+
+def parse_chat_request(data: Any, settings: ServeSettings, strategies: Collection[str],
+                       corpora: Collection[str]) -> RunRequest:
+    """Check a decoded request body; ``ApiError`` (400, 404) names the first bad field."""
+    if not isinstance(data, dict):
+        raise ApiError(400, "the request body must be a JSON object", code="invalid_json")
+    try:
+        req = ChatRequest.model_validate(data)
+    except ValidationError as e:
+        raise _validation_error(e) from None
+    strategy = req.model[len(MODEL_PREFIX):] if req.model.startswith(MODEL_PREFIX) else ""
+    if strategy not in strategies:
+        raise ApiError(404, f"the model {req.model!r} does not exist: choose one of "
+                       f"{', '.join(model_name(s) for s in sorted(strategies))}",
+                       param="model", code="model_not_found")
+    if req.n != 1:
+        raise ApiError(400, "n must be 1: forage answers once per request", param="n",
+                       code="invalid_value")
+    users = [m for m in req.messages if m.role == "user"]
+    question = users[-1].text().strip() if users else ""
+    if not question:
+        raise ApiError(400, "no question: the last user message is empty or missing",
+                       param="messages", code="invalid_value")
+    if len(question) > settings.max_question_chars:
+        raise ApiError(400, f"the question has {len(question)} characters, more than the "
+                       f"server's {settings.max_question_chars}", param="messages",
+                       code="question_too_long")
+    effort = req.reasoning_effort or settings.default_effort
+    if effort not in EFFORT_PRESETS:
+        raise ApiError(400, f"reasoning_effort must be one of {', '.join(EFFORT_PRESETS)}, "
+                       f"not {effort!r}", param="reasoning_effort", code="invalid_value")
+    preset = EFFORT_PRESETS[effort]
+    budget = preset.budget if req.budget is None else req.budget
+    floor = min_budget()
+    if not math.isfinite(budget) or budget < floor:
+        raise ApiError(400, f"budget {budget:g} is below the cheapest possible run ({floor:g} "
+                       "compute units)", param="budget", code="invalid_value")
+    if budget > settings.max_budget:
+        raise ApiError(400, f"budget {budget:g} is above this server's cap of "
+                       f"{settings.max_budget:g} compute units", param="budget",
+                       code="budget_too_large")
+    searches = preset.max_search_calls if req.max_search_calls is None else req.max_search_calls
+    if not 1 <= searches <= settings.max_search_calls:
+        raise ApiError(400, f"max_search_calls must be between 1 and "
+                       f"{settings.max_search_calls}, not {searches}", param="max_search_calls",
+                       code="invalid_value")
+    spec = registry.get(strategy)
+    knob = req.knob if req.knob is not None else knob_for(spec, preset.rung)
+    if knob is not None and not 1 <= knob <= 64:
+        raise ApiError(400, f"knob must be between 1 and 64, not {knob}", param="knob",
+                       code="invalid_value")
+    corpus = req.corpus if req.corpus is not None else next(iter(corpora))
+    if corpus not in corpora:
+        raise ApiError(400, f"unknown corpus {corpus!r}: this server has "
+                       f"{', '.join(corpora)}", param="corpus", code="invalid_value")
+    return RunRequest(
+        model=req.model, strategy=strategy, question=question, budget=float(budget),
+        max_search_calls=searches, knob=knob, seed=req.seed if req.seed is not None else 0,
+        stream=req.stream,
+        include_usage=bool(req.stream_options and req.stream_options.include_usage),
+        corpus=corpus,
+    )
+
+
+def usage_body(usage: Usage) -> dict[str, Any]:
+    """OpenAI's ``usage``: every token of every call the run made (planner, executors, ...)."""
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cached_prompt_tokens},
+    }
+
+
+def completion_body(id: str, created: int, model: str, text: str, finish_reason: str,
+                    usage: Usage, extension: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                     "finish_reason": finish_reason, "logprobs": None}],
+        "usage": usage_body(usage),
+        "forage": dict(extension),
+    }
+
+
+def chunk_body(id: str, created: int, model: str, *, delta: Mapping[str, Any] | None = None,
+               finish_reason: str | None = None, usage: Usage | None = None,
+               extension: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One ``chat.completion.chunk``. Progress events are chunks with no choices and a
+    ``forage`` field, which the ``openai`` client passes through like the usage chunk."""
+    choices = [] if delta is None else [{"index": 0, "delta": dict(delta),
+                                         "finish_reason": finish_reason, "logprobs": None}]
+    body: dict[str, Any] = {"id": id, "object": "chat.completion.chunk", "created": created,
+                            "model": model, "choices": choices}
+    if usage is not None:
+        body["usage"] = usage_body(usage)
+    if extension is not None:
+        body["forage"] = dict(extension)
+    return body
+
+
+def sse(data: Mapping[str, Any] | str) -> bytes:
+    """One server-sent event (``data: ...`` and a blank line)."""
+    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    return f"data: {text}\n\n".encode()
