@@ -4,12 +4,16 @@ thread, real HTTP, a free port), a small corpus and a stand-in model that drives
 
 from __future__ import annotations
 
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -22,6 +26,7 @@ from forage.search.corpus import Corpus
 from forage.serve.app import create_app
 from forage.serve.settings import ServeSettings
 
+ROOT = Path(__file__).resolve().parents[2]
 KEY = "test-key-0123456789"
 QUESTION = "In which town was the founder of the Lantern Society born?"
 LANTERN = [
@@ -109,3 +114,49 @@ def chat(live: Live, body: dict | bytes | str, *, key: str | None = KEY,
 
 def ask(model: str = "forage-tree", question: str = QUESTION, **extra) -> dict:
     return {"model": model, "messages": [{"role": "user", "content": question}], **extra}
+
+
+def forage(*args: str, env: dict[str, str] | None = None,
+           timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the ``forage`` command to completion, as a user does."""
+    return subprocess.run([sys.executable, "-m", "forage.cli.app", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT, env=_env(env))
+
+
+def _env(extra: dict[str, str] | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "FORAGE_SERVE_API_KEY"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])
+    return {**env, **(extra or {})}
+
+
+@contextmanager
+def serve_process(*args: str, env: dict[str, str] | None = None,
+                  start_timeout: float = 180) -> Iterator[str]:
+    """``forage serve ARGS --port <free>`` in a subprocess; yields its base URL once /health
+    answers, and stops it at the end of the block."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "forage.cli.app", "serve", *args,
+                             "--port", str(port)], cwd=ROOT, env=_env(env),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + start_timeout
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"forage serve exited: {proc.stdout.read()}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"forage serve did not start in {start_timeout:g} s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

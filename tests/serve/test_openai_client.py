@@ -8,16 +8,12 @@ that equals the run's ledger, budgets respected, progress before the answer when
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from answer_checks import assert_drawn_from, assert_short_span
-from serve_helpers import free_port
+from serve_helpers import serve_process
 
 openai = pytest.importorskip("openai")
 
@@ -32,35 +28,9 @@ pytestmark = pytest.mark.embedded  # the server process loads SmolLM2
 
 @pytest.fixture(scope="module")
 def server():
-    port = free_port()
-    env = {**os.environ, "FORAGE_SERVE_API_KEY": KEY,
-           "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "forage.cli.app", "serve", "--corpus", str(CORPUS),
-         "--model", "smollm2", "--n-ctx", "2048", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"forage serve exited: {proc.stdout.read()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("forage serve did not start in 180 s")
-            time.sleep(0.2)
+    with serve_process("--corpus", str(CORPUS), "--model", "smollm2", "--n-ctx", "2048",
+                       env={"FORAGE_SERVE_API_KEY": KEY}) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def client(url: str, key: str = KEY):
