@@ -8,6 +8,7 @@ that equals the run's ledger, budgets respected, progress before the answer when
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -99,3 +100,16 @@ def test_an_invalid_key_is_refused_and_the_server_keeps_serving(server):
         model="forage-rag", messages=[{"role": "user", "content": QUESTION}],
         reasoning_effort="low")
     assert r.model_extra["forage"]["budget"]["spent"] <= 1000
+
+
+def test_the_readmes_three_lines_work_against_the_server(server, capsys):
+    readme = (ROOT / "README.md").read_text()
+    (snippet,) = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S)
+                  if "from openai import OpenAI" in b]
+    assert len(snippet.strip().splitlines()) <= 4  # import, client, the call (wrapped once)
+    key = re.search(r'api_key="([^"]+)"', snippet).group(1)
+    code = snippet.replace("http://127.0.0.1:8000/v1", f"{server}/v1").replace(key, KEY)
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.strip()
+    if printed:
+        assert_drawn_from(printed, CORPUS_TEXTS, at_least=0.5)
