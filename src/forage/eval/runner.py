@@ -17,7 +17,7 @@ from forage.core.budget import Budget, CostModel
 from forage.core.types import Question
 from forage.data.metrics import score
 from forage.llm.base import LLM
-from forage.llm.cache import CallCache
+from forage.llm.cache import CallStore
 from forage.search.base import SearchTool
 from forage.runtime.driver import run
 from forage.prompts.exemplars import ExemplarSet
@@ -66,7 +66,7 @@ async def evaluate(
     budget: float,
     exemplars: ExemplarSet,
     seed: int = 0,
-    cache: CallCache | None = None,
+    cache: CallStore | None = None,
     cost_model: CostModel | None = None,
     dataset: str = "",
     budget_level: int | None = None,

@@ -12,14 +12,18 @@ Both are written into every result (``budget``, ``budget_level``, ``knob``), so 
 never has to guess which knob a budget meant. The x axis of every efficiency figure is the compute
 actually spent (from the ledger), not the cap.
 
-Cells run one after another, in the order dataset, seed, budget level, strategy, question (so a
-sweep cut short has every strategy at the cheap budgets first). A cell already in the journal is
-skipped without running anything; every finished cell is journaled before the next starts. With a
-``CallCache`` in record mode a rerun replays model calls instead of recomputing them, and replayed
-calls still count their original compute.
+Cells are planned in the order dataset, seed, budget level, strategy, question (so a sweep cut
+short has every strategy at the cheap budgets first). A cell already in the journal is skipped
+without running anything. An executor (``forage.eval.executor``) runs the rest: the local one in
+this process, one after another in plan order, each journaled before the next starts; the Ray one
+(``forage.eval.ray_executor``) on a cluster, results arriving in any order. Either way every result
+is journaled by this process, once per cell, the moment it arrives. With a ``CallCache`` in record
+mode a rerun replays model calls instead of recomputing them, and replayed calls still count their
+original compute.
 
-Not here: storage (``forage.eval.journal``), statistics (``forage.eval.metrics``), output files
-(``forage.eval.report``), argument parsing (``forage.cli.bench``).
+Not here: running cells (``forage.eval.executor``), storage (``forage.eval.journal``), statistics
+(``forage.eval.metrics``), output files (``forage.eval.report``), argument parsing
+(``forage.cli.bench``).
 """
 
 from __future__ import annotations
@@ -30,15 +34,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from forage.core.budget import CostModel
-from forage.core.errors import ConfigError, EnvironmentProblem, ModelLoadError, ServerError
+from forage.core.errors import ConfigError
 from forage.core.types import Question
 from forage.eval.datasets import SweepDataset
+from forage.eval.executor import ABORT, Executor, LocalExecutor
 from forage.eval.journal import BackendIdentity, CellKey, Journal, SweepConfig, cell_key
-from forage.eval.runner import Result, evaluate
+from forage.eval.runner import Result
 from forage.llm.base import LLM
-from forage.llm.cache import CallCache
+from forage.llm.cache import CallStore
 from forage.search.base import SearchTool
-from forage.search.bm25 import BM25Search
 from forage.prompts.exemplars import ExemplarSet
 from forage.runtime.registry import StrategySpec
 
@@ -121,9 +125,6 @@ class Cell:
         return (self.dataset, self.question.id, self.spec.name, self.budget, self.seed)
 
 
-ABORT = (ConfigError, ServerError, ModelLoadError, EnvironmentProblem)
-
-
 @dataclass(frozen=True)
 class Failure:
     cell: Cell
@@ -195,71 +196,71 @@ class Sweep:
     async def run(
         self,
         *,
-        llm: LLM,
         journal: Journal,
-        cache: CallCache | None = None,
+        llm: LLM | None = None,
+        cache: CallStore | None = None,
         tools: Mapping[str, SearchTool] | None = None,
+        executor: Executor | None = None,
         on_cell: Callable[[Cell, Result, bool], None] | None = None,
         on_failure: Callable[[Cell, str], None] | None = None,
     ) -> SweepRun:
-        """Run every cell the journal lacks; returns the results of all planned cells.
+        """Run every cell the journal lacks; returns the results of all planned cells, in plan order.
 
-        ``tools`` maps a dataset name to its search tool (default: BM25 over its corpus).
+        Cells run on ``executor``, or, given ``llm`` instead, on a ``LocalExecutor`` with ``cache``
+        and ``tools`` (a dataset name -> search tool; default: BM25 over its corpus). Whatever
+        runs them, results are journaled here, in this process, once per cell, as they arrive.
         ``on_cell(cell, result, skipped)`` is called after each cell, journaled or just run.
         A cell whose strategy raises (a bug, a prompt too long for the context) is logged, not
         journaled (so a rerun tries it again) and listed in ``SweepRun.failures``; the sweep goes
         on. Errors that every later cell would hit too (``ABORT``: bad configuration, an
         unreachable server, unloadable weights) end the sweep.
         """
+        if (llm is None) == (executor is None):
+            raise ConfigError("give Sweep.run either llm or executor")
+        if executor is None:
+            assert llm is not None
+            executor = LocalExecutor(llm, cache, tools)
         stored = journal.config
         if stored.digest() != self.config(stored.backend).digest():
             raise ConfigError("the journal was opened for another sweep configuration")
-        if not stored.backend.matches(llm):
+        if not executor.matches(stored.backend):
+            running = (f"{llm.model_id!r} with {llm.capabilities.prompt_profile} prompts"
+                       if llm is not None else "the executor's backend")
             raise ConfigError(
                 f"the journal was opened for model {stored.backend.model!r} with "
-                f"{stored.backend.profile} prompts, not {llm.model_id!r} with "
-                f"{llm.capabilities.prompt_profile} prompts"
+                f"{stored.backend.profile} prompts, not {running}"
             )
         done = {cell_key(r): r for r in journal.results()}
-        by_name = {d.name: d for d in self.datasets}
-        tool_cache: dict[str, SearchTool] = dict(tools or {})
-        exemplars: dict[str, ExemplarSet] = {}
-        results: list[Result] = []
-        failures: list[Failure] = []
-        for cell in self.cells():
+        plan = self.cells()
+        todo = []
+        for cell in plan:
             prior = done.get(cell.key)
-            if prior is not None:
-                results.append(prior)
-                if on_cell:
-                    on_cell(cell, prior, True)
+            if prior is None:
+                todo.append(cell)
+            elif on_cell:
+                on_cell(cell, prior, True)
+        fresh: dict[CellKey, Result] = {}
+        failures: list[Failure] = []
+        async for outcome in executor.outcomes(self, todo):
+            cell = outcome.cell
+            if cell.key in fresh or cell.key in done:  # an executor must yield a cell once
+                logger.warning("%s came back twice (from %s); kept the first", cell.key,
+                               outcome.worker)
                 continue
-            ds = by_name[cell.dataset]
-            if ds.name not in tool_cache:
-                tool_cache[ds.name] = BM25Search(ds.corpus)
-            if ds.name not in exemplars:
-                exemplars[ds.name] = self.exemplar_set(ds)
-            try:
-                result = await evaluate(
-                    cell.spec, cell.knob, cell.question, llm=llm, tools=tool_cache[ds.name],
-                    budget=cell.budget, exemplars=exemplars[ds.name], seed=cell.seed,
-                    cache=cache, cost_model=self.cost_model, dataset=cell.dataset,
-                    budget_level=cell.level,
-                )  # fmt: skip
-            except ABORT:
-                raise
-            except Exception as e:  # one cell's failure; the others still run
-                why = f"{type(e).__name__}: {e}"
-                logger.info("%s failed: %s", cell.key, why)
-                logger.debug("traceback of %s", cell.key, exc_info=True)
+            if outcome.result is None:
+                why = outcome.error or "no result"
                 failures.append(Failure(cell, why))
                 if on_failure:
                     on_failure(cell, why)
                 continue
+            result = outcome.result
             journal.record(result)
-            results.append(result)
-            logger.debug("%s: em %.0f compute %.0f", cell.key, result.em, result.compute)
+            fresh[cell.key] = result
+            logger.debug("%s: em %.0f compute %.0f (%s)", cell.key, result.em, result.compute,
+                         outcome.worker)
             if on_cell:
                 on_cell(cell, result, False)
+        results = [r for c in plan if (r := done.get(c.key) or fresh.get(c.key)) is not None]
         return SweepRun(results, failures)
 
 

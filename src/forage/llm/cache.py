@@ -11,6 +11,10 @@ The cache is disposable: a damaged file (not a database, malformed pages) is mov
 disk is full or read-only turns writing off with a warning (the sweep's journal, not the cache,
 keeps finished work). Only a ``replay`` cache refuses a damaged file, since it must not recompute.
 
+``CallStore`` is the two-method interface the metering layer uses (``get``, ``put``); ``CallCache``
+is the SQLite one, and a sweep on Ray gives its workers a proxy of the driver's ``CallCache``
+(``forage.eval.ray_executor``).
+
 Not here: metering (``forage.llm.metered``).
 """
 
@@ -23,7 +27,7 @@ import logging
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from forage.core.errors import ConfigError, CorruptFile
 from forage.core.files import sqlite_environment_problem
@@ -53,6 +57,14 @@ def cache_key(model_id: str, request: LLMRequest) -> str:
         {"model": model_id, "request": request.model_dump(mode="json")}, sort_keys=True
     )
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class CallStore(Protocol):
+    """Where metered calls are looked up and stored: ``CallCache`` or a proxy of one."""
+
+    def get(self, model_id: str, request: LLMRequest) -> LLMResponse | None: ...
+
+    def put(self, model_id: str, request: LLMRequest, response: LLMResponse) -> None: ...
 
 
 class CallCache:

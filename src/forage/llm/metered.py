@@ -27,7 +27,7 @@ import time
 from forage.core.budget import Budget, Entry, usage_of_llm_call
 from forage.core.errors import ContextOverflow
 from forage.llm.base import LLM, LLMRequest, LLMResponse, check_supported
-from forage.llm.cache import CallCache
+from forage.llm.cache import CallStore
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ async def complete(
     request: LLMRequest,
     budget: Budget,
     *,
-    cache: CallCache | None = None,
+    cache: CallStore | None = None,
     label: str = "",
 ) -> tuple[LLMResponse, Entry]:
     """Run ``request`` on ``llm`` charged to ``budget``; returns the response and this call's

@@ -22,7 +22,7 @@ from forage.core.errors import BudgetExhausted, ConfigError, ContextOverflow
 from forage.core.trace import Action, Task
 from forage.core.types import Question
 from forage.llm.base import LLM
-from forage.llm.cache import CallCache
+from forage.llm.cache import CallStore
 from forage.llm.metered import complete
 from forage.search.base import SearchTool, metered_search
 from forage.runtime.base import (
@@ -48,7 +48,7 @@ class Driver:
         tools: Mapping[str, SearchTool],
         root: Task,
         *,
-        cache: CallCache | None = None,
+        cache: CallStore | None = None,
     ) -> None:
         if not tools:
             raise ConfigError("a run needs at least one search tool")
@@ -151,7 +151,7 @@ async def run(
     tools: Mapping[str, SearchTool] | SearchTool,
     budget: Budget,
     seed: int = 0,
-    cache: CallCache | None = None,
+    cache: CallStore | None = None,
     profile: str | None = None,
 ) -> Answer:
     """Answer ``question`` with ``strategy``; never spends beyond ``budget``.
