@@ -14,7 +14,7 @@ $(VENV)/.stamp-embedded: pyproject.toml
 	touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-embedded
-	$(PIP) install -e '.[embedded,dev,train,serve]'
+	$(PIP) install -e '.[embedded,dev,train,serve,ray]'
 	touch $@
 
 install: $(VENV)/.stamp-embedded

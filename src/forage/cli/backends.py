@@ -1,10 +1,12 @@
 """Building an LLM backend from command-line options (the only place that reads API keys and the
-model cache folder from the environment)."""
+model cache folder from the environment). ``BackendRecipe`` captures them so that a Ray worker
+builds the same backend in its own process."""
 
 from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
@@ -63,15 +65,47 @@ def model_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+@dataclass(frozen=True)
+class BackendRecipe:
+    """Everything ``make_llm`` needs, read from this process's options and environment (the API
+    key, the model folder), so that another process -- a Ray worker on another node -- builds the
+    same backend by calling it. The key travels with the recipe (Ray ships it to the workers)."""
+
+    model: str
+    base_url: str | None
+    api_model: str
+    n_ctx: int = 4096
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    n_threads: int | None = None
+    cache_dir: Path | None = None
+    api_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_options(cls, model: str, base_url: str | None, api_model: str, **kwargs: object
+                     ) -> BackendRecipe:
+        key = None
+        if base_url:
+            from forage.llm.openai_compat import api_key_from_env
+
+            key = api_key_from_env("FORAGE_API_KEY") or api_key_from_env("OPENAI_API_KEY")
+        return cls(model, base_url, api_model, cache_dir=model_dir(), api_key=key,
+                   **kwargs)  # type: ignore[arg-type]
+
+    def __call__(self) -> LLM:
+        if self.base_url:
+            from forage.llm.openai_compat import OpenAICompatLLM
+
+            check_server_options(self.timeout, self.retries)
+            return OpenAICompatLLM(self.base_url, self.api_model, api_key=self.api_key,
+                                   timeout=self.timeout, max_retries=self.retries)
+        from forage.llm.embedded import EmbeddedLLM
+
+        return EmbeddedLLM(self.model, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                           cache_dir=self.cache_dir)
+
+
 def make_llm(model: str, base_url: str | None, api_model: str, *, n_ctx: int = 4096,
              timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES) -> LLM:
-    if base_url:
-        from forage.llm.openai_compat import OpenAICompatLLM, api_key_from_env
-
-        check_server_options(timeout, retries)
-        key = api_key_from_env("FORAGE_API_KEY") or api_key_from_env("OPENAI_API_KEY")
-        return OpenAICompatLLM(base_url, api_model, api_key=key, timeout=timeout,
-                               max_retries=retries)
-    from forage.llm.embedded import EmbeddedLLM
-
-    return EmbeddedLLM(model, n_ctx=n_ctx, cache_dir=model_dir())
+    return BackendRecipe.from_options(model, base_url, api_model, n_ctx=n_ctx, timeout=timeout,
+                                      retries=retries)()

@@ -3,7 +3,8 @@
 Every input is checked before any work starts (unknown strategy or dataset, a bad budget, an
 unreachable model server, a journal from another sweep, an output folder another bench is using),
 each failure one line. The sweep itself is ``forage.eval.sweep``; the files ``forage.eval.report``.
-This module parses options, shows progress (a bar on a terminal; one line per finished cell when
+``--executor ray`` runs the cells on Ray workers (``forage.eval.ray_executor``); the journal and
+the report stay in this process. This module parses options, shows progress (a bar on a terminal; one line per finished cell when
 stdout is a file or a pipe, so ``| tee`` and CI logs show the sweep as it goes) and prints the
 tables.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import math
 import sys
 from pathlib import Path
@@ -24,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from forage.cli.backends import (
+    BackendRecipe,
     api_model_option,
     base_url_option,
     check_server_options,
@@ -35,9 +38,10 @@ from forage.cli.backends import (
 )
 from forage.core.errors import ConfigError, ConnectError, SweepFailed
 from forage.eval.datasets import SPLITS, open_dataset, parse_hops
+from forage.eval.executor import Executor, LocalExecutor
 from forage.eval.journal import BackendIdentity, Journal, file_digest
-from forage.llm.base import LLM
 from forage.eval.metrics import CellStats, Efficiency
+from forage.llm.base import LLM
 from forage.eval.report import AUC_NOTE, ci_text, describe, write_report
 from forage.eval.runner import Result
 from forage.eval.sweep import Cell, Sweep, SweepRun, check_budgets, check_seeds
@@ -182,6 +186,18 @@ def bench(
     out: Annotated[Path, typer.Option(
         "--out", help="Folder for journal.sqlite, cache.sqlite, results.json, PNGs, report.html. "
                       "Rerunning with the same folder resumes the sweep.")] = Path("bench-out"),
+    executor: Annotated[str, typer.Option(
+        help="Where cells run: local (this process, one after another) or ray (Ray workers, each "
+             "keeping its own loaded model; results are journaled here).")] = "local",
+    address: Annotated[str | None, typer.Option(
+        help="With --executor ray: the cluster to join (HOST:PORT of `ray start --head`, or "
+             "auto); default: start a Ray instance on this machine for the sweep.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="With --executor ray: worker processes (default: one per --cpus-per-worker CPUs "
+             "of the cluster).")] = None,
+    cpus_per_worker: Annotated[float, typer.Option(
+        help="With --executor ray: CPUs Ray reserves for each worker (an embedded model uses "
+             "as many threads).")] = 1.0,
 ) -> None:
     """Sweep strategies x budgets x datasets x seeds; resumable; writes results and a report."""
     # -- everything checked before any work ---------------------------------------------------
@@ -203,6 +219,11 @@ def bench(
         raise ConfigError(f"--limit must be at least 1, not {limit}")
     if not dataset:
         raise ConfigError("give at least one --dataset")
+    if executor not in ("local", "ray"):
+        raise ConfigError(f"unknown executor {executor!r}: choose from local, ray")
+    if executor == "local" and (address is not None or workers is not None):
+        raise ConfigError("--address and --workers need --executor ray")
+    ray_settings = _ray_settings(address, workers, cpus_per_worker) if executor == "ray" else None
     hop_range = parse_hops(hops)
     reported: list[str] = []
     if base_url:
@@ -220,23 +241,45 @@ def bench(
     # The folder's lock, taken before the model loads and held by the open journal until the
     # report is written: a second bench into the same folder is refused before it does anything.
     lock = Journal.lock(out / "journal.sqlite")
+    runner: Executor
+    cache: CallCache | None = None
     try:
-        with console.status("loading the model…", spinner="dots"):
-            llm = make_llm(model, base_url, api_model, n_ctx=n_ctx, timeout=timeout,
-                           retries=retries)
-            identity = backend_identity(llm, base_url, reported)
+        if ray_settings is not None:
+            with console.status("starting the Ray workers (each loads the model)…",
+                                spinner="dots"):
+                runner = _ray_executor(
+                    BackendRecipe.from_options(model, base_url, api_model, n_ctx=n_ctx,
+                                               timeout=timeout, retries=retries,
+                                               n_threads=max(1, math.ceil(cpus_per_worker))),
+                    functools.partial(backend_identity, base_url=base_url, reported=reported),
+                    out / "cache.sqlite", ray_settings)
+                try:
+                    identity = runner.start(sweep)
+                except BaseException:
+                    runner.close()
+                    raise
+        else:
+            with console.status("loading the model…", spinner="dots"):
+                llm = make_llm(model, base_url, api_model, n_ctx=n_ctx, timeout=timeout,
+                               retries=retries)
+                identity = backend_identity(llm, base_url, reported)
         journal = Journal.open(out / "journal.sqlite", sweep.config(identity), lock=lock)
     except BaseException:
         lock.release()
         raise
-    model_id = llm.model_id
+    model_id = identity.model
     try:
-        cache = CallCache(out / "cache.sqlite", "record")
         try:
-            outcome = _run(sweep, llm, journal, cache)
+            if ray_settings is None:
+                cache = CallCache(out / "cache.sqlite", "record")
+                runner = LocalExecutor(llm, cache)
+            outcome = _run(sweep, runner, journal)
             results = outcome.results
         finally:
-            cache.close()
+            if cache is not None:
+                cache.close()
+            if ray_settings is not None:
+                runner.close()  # type: ignore[attr-defined]
         meta = {
             "date": dt.datetime.now().isoformat(timespec="seconds"), "model": model_id,
             "backend": f"{identity.kind} ({identity.profile} prompts, {identity.weights[:23]})",
@@ -266,9 +309,23 @@ def bench(
         )
 
 
-def _run(sweep: Sweep, llm, journal: Journal, cache: CallCache) -> SweepRun:  # type: ignore[no-untyped-def]
+def _ray_settings(address: str | None, workers: int | None, cpus_per_worker: float):  # type: ignore[no-untyped-def]
+    try:
+        from forage.eval.ray_executor import RaySettings
+    except ImportError:
+        raise ConfigError("--executor ray needs Ray: pip install 'forage[ray]'") from None
+    return RaySettings(address=address, workers=workers, cpus_per_worker=cpus_per_worker)
+
+
+def _ray_executor(recipe, identify, cache_path: Path, settings):  # type: ignore[no-untyped-def]
+    from forage.eval.ray_executor import RayExecutor
+
+    return RayExecutor(recipe, identify=identify, cache_path=cache_path, settings=settings)
+
+
+def _run(sweep: Sweep, runner: Executor, journal: Journal) -> SweepRun:
     if not console.is_terminal:
-        return _run_logged(sweep, llm, journal, cache)
+        return _run_logged(sweep, runner, journal)
     cells = sweep.cells()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("{task.fields[last]}"))
@@ -290,11 +347,11 @@ def _run(sweep: Sweep, llm, journal: Journal, cache: CallCache) -> SweepRun:  # 
         def on_failure(cell: Cell, why: str) -> None:
             progress.update(task, advance=1, last=f"FAILED {cell.spec.name}: {why[:60]}")
 
-        return asyncio.run(sweep.run(llm=llm, journal=journal, cache=cache, on_cell=on_cell,
+        return asyncio.run(sweep.run(executor=runner, journal=journal, on_cell=on_cell,
                                      on_failure=on_failure))
 
 
-def _run_logged(sweep: Sweep, llm: LLM, journal: Journal, cache: CallCache) -> SweepRun:
+def _run_logged(sweep: Sweep, runner: Executor, journal: Journal) -> SweepRun:
     """The sweep with one plain line per finished cell (stdout is a file or a pipe)."""
     total = len(sweep.cells())
     count, skipped = 0, 0
@@ -329,7 +386,7 @@ def _run_logged(sweep: Sweep, llm: LLM, journal: Journal, cache: CallCache) -> S
              f" seed {cell.seed}: FAILED {why[:120]}")
 
     line(f"sweep: {total} cell(s)")
-    return asyncio.run(sweep.run(llm=llm, journal=journal, cache=cache, on_cell=on_cell,
+    return asyncio.run(sweep.run(executor=runner, journal=journal, on_cell=on_cell,
                                  on_failure=on_failure))
 
 
