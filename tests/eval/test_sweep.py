@@ -146,3 +146,35 @@ async def test_an_unreachable_server_ends_the_sweep(small_world, tmp_path):
     with Journal.open(tmp_path / "j.sqlite", sweep.config(FN)) as j:
         with pytest.raises(ConnectError):
             await sweep.run(llm=FunctionLLM(down), journal=j)
+
+
+async def test_results_from_an_executor_in_any_order_are_journaled_once_in_plan_order(
+        small_world, tmp_path):
+    # An executor that answers out of order and sends one outcome twice (a retried item whose
+    # first attempt came back after all): the sweep journals and reports each cell once.
+    from forage.eval.executor import CellRunner
+
+    ds = open_dataset(small_world.path, limit=3)
+    sweep = Sweep([ds], [RAG], (500.0, 3000.0), (0,))
+    llm = FunctionLLM(lambda r: "Paris")
+
+    class Shuffled:
+        def matches(self, backend):
+            return backend.matches(llm)
+
+        async def outcomes(self, sweep, cells):
+            runner = CellRunner(sweep, llm)
+            done = [await runner.attempt(c) for c in reversed(cells)]
+            for outcome in done + done[:1]:
+                yield outcome
+
+    seen = []
+    with Journal.open(tmp_path / "j.sqlite", sweep.config(FN)) as j:
+        run = await sweep.run(executor=Shuffled(), journal=j,
+                              on_cell=lambda c, r, skipped: seen.append(c.key))
+        assert len(j) == 6
+    assert sorted(seen) == sorted(c.key for c in sweep.cells())
+    assert [(r.question_id, r.budget) for r in run.results] == [
+        (c.question.id, c.budget) for c in sweep.cells()]
+    with pytest.raises(ConfigError, match="either llm or executor"):
+        await sweep.run(executor=Shuffled(), llm=llm, journal=j)

@@ -38,7 +38,7 @@ import asyncio
 import logging
 import os
 import pickle
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,7 +205,8 @@ class RayExecutor:
         self.cache_mode = cache_mode
         self.settings = settings or RaySettings()
         self.identity: BackendIdentity | None = None
-        self.worker_names: list[str] = []
+        self.worker_names: list[str] = []  # the workers as started (pid@node)
+        self.served: Counter[str] = Counter()  # outcomes per worker process, restarted ones too
         self._sweep: Sweep | None = None
         self._sweep_ref: Any = None
         self._workers: list[Any] = []
@@ -348,6 +349,7 @@ class RayExecutor:
                     if isinstance(got, _Aborted):
                         raise got.error
                     fill()
+                    self.served[got.worker] += 1
                     yield got
                 fill()
         finally:
