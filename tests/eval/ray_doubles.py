@@ -29,3 +29,27 @@ class Recipe:
 
     def __call__(self) -> FunctionLLM:
         return FunctionLLM(functools.partial(reply, self.delay), model_id="double")
+
+
+def down(request: LLMRequest) -> str:
+    from forage.core.errors import ConnectError
+
+    raise ConnectError("cannot reach the model server at http://127.0.0.1:9/v1", status=None)
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """A backend whose every call fails as an unreachable server does."""
+
+    def __call__(self) -> FunctionLLM:
+        return FunctionLLM(down, model_id="double")
+
+
+@dataclass(frozen=True)
+class Unloadable:
+    """A backend whose weights do not load on the worker."""
+
+    def __call__(self) -> FunctionLLM:
+        from forage.core.errors import ModelLoadError
+
+        raise ModelLoadError("no weights at /models/missing.gguf on this node")

@@ -238,6 +238,21 @@ def test_a_worker_gone_for_good_hands_its_cells_to_the_others(ray_head, small_wo
     assert by_key(run.results) == by_key(reference.results)
 
 
+def test_errors_every_cell_would_hit_end_the_sweep_as_themselves(ray_head, small_world, tmp_path):
+    from forage.core.errors import ConnectError, ModelLoadError
+
+    sweep = plan(small_world.path, "rag", limit=2)
+    settings = RaySettings(address=ray_head, workers=1)
+    with RayExecutor(ray_doubles.Unloadable(), settings=settings) as ex:
+        with pytest.raises(ModelLoadError, match="no weights at /models/missing.gguf"):
+            ex.start(sweep)
+    with RayExecutor(ray_doubles.Unreachable(), settings=settings) as ex:
+        with pytest.raises(ConnectError, match="cannot reach the model server") as caught:
+            run_ray(sweep, tmp_path / "down", ex)
+    assert type(caught.value) is ConnectError  # itself, not Ray's wrapper with a traceback
+    assert "Traceback" not in str(caught.value)
+
+
 def test_ray_options_need_the_ray_executor(small_world, tmp_path, capsys):
     code = main(["bench", "--dataset", str(small_world.path), "--address", "127.0.0.1:1",
                  "--out", str(tmp_path / "b")])
