@@ -230,3 +230,22 @@ def test_a_streaming_client_that_disconnects_cancels_the_run_too():
         time.sleep(0.6)
         assert llm.calls == calls and calls < 8
         assert httpx.get(f"{live.url}/health").json()["running"] == 0
+
+
+def test_a_client_that_leaves_while_queued_never_starts_a_run():
+    llm = SlowLLM(0.1)
+    with live_server(llm=llm, max_concurrency=1, max_queue=4) as live:
+        results: list[httpx.Response] = []
+        first = threading.Thread(target=lambda: results.append(
+            chat(live, ask(model="forage-react", knob=6, budget=20000, max_search_calls=32))))
+        first.start()
+        time.sleep(0.1)
+        with pytest.raises(httpx.ReadTimeout):  # waits behind the first, then leaves
+            chat(live, ask(model="forage-react", knob=6, budget=20000), timeout=0.3)
+        first.join()
+        time.sleep(0.5)
+        assert results[0].status_code == 200
+        runs = httpx.get(f"{live.url}/v1/traces", headers=live.headers()).json()["data"]
+        assert [r["status"] for r in runs] == ["done"]
+        assert llm.calls == results[0].json()["forage"]["ledger"]["llm_calls"]
+        assert httpx.get(f"{live.url}/health").json()["running"] == 0

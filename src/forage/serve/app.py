@@ -370,22 +370,29 @@ def create_app(settings: ServeSettings, *, llm: LLM, corpora: Mapping[str, Searc
         ticket = limiter.admit()
         if req.stream:
             return _TicketedStream(stream(request, req, ticket), ticket)
-        try:
+        r = start(req)
+
+        async def queued_then_run() -> Answer:
             async with ticket:
-                r = start(req)
-                task = asyncio.create_task(execute(r, None))
-                while not task.done():
-                    await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
-                    if not task.done() and await request.is_disconnected():
-                        task.cancel()
-                        log.info("%s: client disconnected; run cancelled", r.trace_id)
-                        try:
-                            await task
-                        except asyncio.CancelledError:
-                            pass
-                        return Response(status_code=499)
-                answer = task.result()
+                return await execute(r, None)
+
+        # The client is watched while the request waits for a slot and while it runs.
+        task = asyncio.create_task(queued_then_run())
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+                if not task.done() and await request.is_disconnected():
+                    task.cancel()
+                    log.info("%s: client disconnected; run cancelled", r.trace_id)
+                    try:
+                        await task
+                    except asyncio.CancelledError:
+                        pass
+                    return Response(status_code=499)
+            answer = task.result()
         finally:
+            if not task.done():  # the handler itself was cancelled (server shutting down)
+                task.cancel()
             ticket.release()
         rec = store.get(r.trace_id)
         assert rec is not None
