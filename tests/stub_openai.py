@@ -10,7 +10,8 @@ get the same answers), and logs every completion call. Its ``mode`` decides how 
 - ``die``: accepts, reads the request and closes the connection without a reply;
 - ``error``: answers 500.
 
-``hold_at(n)`` makes the n-th completion call (1-based) wait until ``release()`` after setting
+``delay`` (seconds, default 0) is slept before each completion reply, so a client can leave while
+a call is in flight. ``hold_at(n)`` makes the n-th completion call (1-based) wait until ``release()`` after setting
 ``held``, so a test can act (kill the client, fill the disk) while a call is in flight. It is a
 test double for fault injection, not a model: loopback only, bounded waits.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -35,6 +37,7 @@ def reply_for(prompt: str) -> str:
 class StubServer:
     def __init__(self, mode: str = "ok") -> None:
         self.mode = mode
+        self.delay = 0.0
         self.calls: list[str] = []  # sha256[:16] of each completion call's prompt, in order
         self.requests = 0  # every HTTP request, /v1/models included
         self.held = threading.Event()
@@ -67,6 +70,8 @@ class StubServer:
                     prompt = body.get("prompt") or ""
                 n = stub._log_call(prompt)
                 stub._maybe_hold(n)
+                if stub.delay:
+                    time.sleep(stub.delay)
                 text = reply_for(prompt)
                 usage = {"prompt_tokens": len(prompt.split()),
                          "completion_tokens": len(text.split())}
