@@ -11,7 +11,8 @@
 2. **Overhead** of the service: one process loads the model once, serves it with uvicorn in a
    thread, and for each of ``--pairs`` questions times the same run over HTTP and in-process
    through the driver (same model, strategy, knob, budget), alternating, so both see the same
-   machine load; the ratio is median(HTTP) / median(in-process).
+   machine load, each starting from an empty prefix cache (otherwise the second run of a question
+   finds its whole prompt cached); the ratio is median(HTTP) / median(in-process).
 3. **The load test:** ``--requests`` requests from the largest client count against a fresh
    ``forage serve`` with malformed requests (bad JSON, unknown model, negative budget, oversized
    body: every 10th) and client disconnects (a plain request abandoned after a moment, or a stream
@@ -258,9 +259,10 @@ def audit(url: str, *, strategy: str, knob: int, budget: float, searches: int = 
 
 
 def overhead(questions: list[str], *, model: str, strategy: str, knob: int, budget: float,
-             searches: int = 2) -> tuple[list[float], list[float]]:
+             searches: int = 2) -> tuple[list[float], list[float], list[tuple[float, float]]]:
     """Seconds per question over HTTP (uvicorn in a thread, the same loaded model) and
-    in-process through the driver, measured alternately; returns (http, local)."""
+    in-process through the driver, measured alternately; returns (http, local, and per pair the
+    seconds each spent outside model calls: wall minus the ledger's ``llm_seconds``)."""
     import threading
 
     import uvicorn
@@ -285,25 +287,37 @@ def overhead(questions: list[str], *, model: str, strategy: str, knob: int, budg
     h = {"Authorization": f"Bearer {KEY}"}
     http_s: list[float] = []
     local_s: list[float] = []
+    beside_model: list[tuple[float, float]] = []  # seconds outside model calls: (HTTP, local)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=h, timeout=600) as c:
             for i, q in enumerate([questions[0], *questions]):  # the first pair warms up
+                cold(llm)
                 t0 = time.perf_counter()
                 r = c.post("/v1/chat/completions", json=body(q, strategy=strategy, knob=knob,
                                                              budget=budget, searches=searches))
                 t_http = time.perf_counter() - t0
                 r.raise_for_status()
+                http_model = r.json()["forage"]["ledger"]["llm_seconds"]
+                cold(llm)
                 t0 = time.perf_counter()
-                asyncio.run(run(build_strategy(strategy, knob), q, llm=llm, tools=tool,
-                                budget=Budget(budget, caps=Caps(search_calls=searches))))
+                b = Budget(budget, caps=Caps(search_calls=searches))
+                asyncio.run(run(build_strategy(strategy, knob), q, llm=llm, tools=tool, budget=b))
                 t_local = time.perf_counter() - t0
                 if i:
                     http_s.append(t_http)
                     local_s.append(t_local)
+                    beside_model.append((t_http - http_model, t_local - b.ledger.usage.llm_seconds))
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-    return http_s, local_s
+    return http_s, local_s, beside_model
+
+
+def cold(llm) -> None:
+    """Empty the embedded model's prefix cache, so no run reuses the KV cells of the previous one
+    (the second run of a question would otherwise find its whole prompt cached)."""
+    with llm.exclusive():
+        llm.llama.reset()
 
 
 @contextmanager
@@ -372,11 +386,13 @@ def main() -> None:
                       f"problems {load.problems or 'none'}", flush=True)
     if "2" not in skip:
         qs = [QUESTIONS[i % len(QUESTIONS)] for i in range(args.pairs)]
-        http_s, local_s = overhead(qs, model=args.model, **common)
+        http_s, local_s, beside = overhead(qs, model=args.model, **common)
         print(f"overhead: {len(qs)} questions, median over HTTP {statistics.median(http_s):.3f} s, "
               f"in-process {statistics.median(local_s):.3f} s, ratio "
               f"{statistics.median(http_s) / statistics.median(local_s):.3f}x (per-pair ratios "
-              f"{', '.join(f'{a / b:.2f}' for a, b in zip(http_s, local_s))})", flush=True)
+              f"{', '.join(f'{a / b:.2f}' for a, b in zip(http_s, local_s))}); outside model "
+              f"calls: HTTP median {statistics.median(a for a, _ in beside):.3f} s, in-process "
+              f"{statistics.median(b for _, b in beside):.3f} s", flush=True)
     problems: list[str] = []
     if "3" not in skip:
         _, problems, _ = load_test(requests=args.requests, clients=max(counts),
