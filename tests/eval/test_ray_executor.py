@@ -257,7 +257,12 @@ def test_ray_options_need_the_ray_executor(small_world, tmp_path, capsys):
     code = main(["bench", "--dataset", str(small_world.path), "--address", "127.0.0.1:1",
                  "--out", str(tmp_path / "b")])
     assert code == 2
-    assert "--address and --workers need --executor ray" in capsys.readouterr().err
+    assert "--address, --workers and --cpus-per-worker need --executor ray" in (
+        capsys.readouterr().err)
+    code = main(["bench", "--dataset", str(small_world.path), "--executor", "ray",
+                 "--workers", "0", "--out", str(tmp_path / "b")])
+    assert code == 2
+    assert "workers must be at least 1, not 0" in capsys.readouterr().err
 
 
 def journal_rows(folder: Path) -> dict:

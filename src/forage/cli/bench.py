@@ -221,8 +221,9 @@ def bench(
         raise ConfigError("give at least one --dataset")
     if executor not in ("local", "ray"):
         raise ConfigError(f"unknown executor {executor!r}: choose from local, ray")
-    if executor == "local" and (address is not None or workers is not None):
-        raise ConfigError("--address and --workers need --executor ray")
+    if executor == "local" and (address is not None or workers is not None
+                                or cpus_per_worker != 1.0):
+        raise ConfigError("--address, --workers and --cpus-per-worker need --executor ray")
     ray_settings = _ray_settings(address, workers, cpus_per_worker) if executor == "ray" else None
     hop_range = parse_hops(hops)
     reported: list[str] = []

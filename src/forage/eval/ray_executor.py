@@ -84,7 +84,7 @@ class RaySettings:
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 1:
-            raise ConfigError(f"--workers must be at least 1, not {self.workers}")
+            raise ConfigError(f"workers must be at least 1, not {self.workers}")
         if not self.cpus_per_worker > 0:
             raise ConfigError(f"CPUs per worker must be positive, not {self.cpus_per_worker:g}")
         if self.in_flight < 1 or self.max_cell_attempts < 1:
