@@ -220,8 +220,14 @@ class RayExecutor:
             return
         s = self.settings
         kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
-        if s.address is None and s.workers is not None:  # a local instance wide enough
-            kwargs["num_cpus"] = max(os.cpu_count() or 1, int(s.workers * s.cpus_per_worker + 0.999))
+        if s.address is None:
+            # Ray runs workers 15 niceness steps below the process that starts it; on a machine
+            # that also runs other work that starves the sweep. Local workers run at this
+            # process's priority, as the local executor's cells do.
+            kwargs["_system_config"] = {"worker_niceness": 0}
+            if s.workers is not None:  # a local instance wide enough
+                kwargs["num_cpus"] = max(os.cpu_count() or 1,
+                                         int(s.workers * s.cpus_per_worker + 0.999))
         try:
             ray.init(address=s.address, **kwargs)
         except ConnectionError as e:
