@@ -18,6 +18,7 @@ pytest.importorskip("llama_cpp", reason="the embedded extra is not installed")
 
 import torch  # noqa: E402
 
+from forage.core.errors import ConfigError  # noqa: E402
 from forage.data.world import WorldSettings  # noqa: E402
 from forage.prompts.exemplars import ExemplarSet  # noqa: E402
 from forage.train.export import check_adapter, lora_tensors, write_adapter  # noqa: E402
@@ -90,3 +91,34 @@ def test_an_interrupted_run_resumes_to_the_same_adapter(base, toy, tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.allclose(torch.from_numpy(a[k]), torch.from_numpy(b[k]), atol=1e-6), k
+
+
+def test_a_resumed_run_can_stop_early_on_the_planned_schedule(base, toy, tmp_path):
+    examples, _ = toy
+    settings = TrainSettings(seed=1, batch_size=2, max_steps=4, lr=1e-3, warmup=1, rank=4,
+                             alpha=8, checkpoint_every=2)
+
+    class Stop(Exception):
+        pass
+
+    def interrupt(p):
+        if p.step == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(examples, settings, tmp_path / "a", on_progress=interrupt,
+              model_and_tokenizer=_fresh(base))
+    _, _, straight = train(examples, settings, tmp_path / "b", model_and_tokenizer=_fresh(base))
+    # Stopping at step 3 keeps the 4-step schedule: the same three losses as the full run.
+    shorter = TrainSettings(**{**settings.to_dict(), "targets": settings.targets, "max_steps": 3})
+    _, _, r = train(examples, shorter, tmp_path / "a", model_and_tokenizer=_fresh(base))
+    assert r.resumed_from == 2 and r.steps == 3
+    assert r.losses == pytest.approx(straight.losses[:3], rel=1e-4)
+    # Any other setting that differs is still refused.
+    (tmp_path / "c").mkdir()
+    with pytest.raises(Stop):
+        train(examples, settings, tmp_path / "c", on_progress=interrupt,
+              model_and_tokenizer=_fresh(base))
+    other = TrainSettings(**{**settings.to_dict(), "targets": settings.targets, "lr": 2e-3})
+    with pytest.raises(ConfigError, match="another run"):
+        train(examples, other, tmp_path / "c", model_and_tokenizer=_fresh(base))

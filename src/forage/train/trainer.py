@@ -12,7 +12,10 @@ length batched together to save padding), the LoRA init and
 dropout draw from ``torch.manual_seed(seed)``, and batches are built in a fixed order. Every
 ``checkpoint_every`` steps the adapter, the optimizer, the schedule and the loss history are saved
 atomically to ``out/checkpoint``; ``train`` resumes from there when it finds one (the data order is
-recomputed from the seed, so the run continues exactly where it stopped). ``on_progress`` is
+recomputed from the seed, so the run continues exactly where it stopped). A resumed run may set
+``max_steps`` (the one setting allowed to differ from the checkpoint's) to stop early: it keeps
+the learning-rate schedule of the planned run and ends at that step, or at once when the checkpoint
+is already past it — the way to turn an interrupted long run into an adapter. ``on_progress`` is
 called after each step with a ``Progress`` (tokens/s, loss, ETA); the CLI draws it.
 
 Not here: building examples (``mixture``), writing the llama.cpp adapter (``export``).
@@ -28,7 +31,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +166,13 @@ def _batches(lengths: Sequence[int], settings: TrainSettings) -> list[list[int]]
     return batches[: settings.max_steps] if settings.max_steps else batches
 
 
+def _same_run(saved: dict[str, Any], settings: TrainSettings) -> bool:
+    """Whether a checkpoint's settings are this run's, ``max_steps`` apart (stopping early)."""
+    now = settings.to_dict()
+    return {k: v for k, v in saved.items() if k != "max_steps"} == {
+        k: v for k, v in now.items() if k != "max_steps"}
+
+
 def _collate(items: Sequence[tuple[list[int], list[int]]], pad: int) -> dict[str, Any]:
     import torch
 
@@ -214,20 +224,29 @@ def train(
         encoded.append((ids, labels))
     if not encoded:
         raise ConfigError("no training example fits within max_tokens")
-    batches = _batches([len(ids) for ids, _ in encoded], settings)
+    lengths = [len(ids) for ids, _ in encoded]
+    batches = _batches(lengths, settings)
     total = len(batches)
+    planned = total  # the schedule's length: a resumed run keeps its checkpoint's
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=0.0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: _schedule(s, total, settings.warmup))
-
-    result = Result(steps=0, skipped=skipped)
     ckpt = out / "checkpoint"
+    state = None
     if (ckpt / "state.json").is_file():
         state = json.loads((ckpt / "state.json").read_text())
-        if state["settings"] != settings.to_dict() or state["examples"] != len(encoded):
+        if not _same_run(state["settings"], settings) or state["examples"] != len(encoded):
             raise ConfigError(f"{ckpt}: the checkpoint is of another run (settings or data "
                               "differ); delete it to start over")
+        full = _batches(lengths, replace(settings, max_steps=None))
+        saved_max = state["settings"].get("max_steps")
+        planned = state.get("planned", min(len(full), saved_max or len(full)))
+        batches = full[: settings.max_steps] if settings.max_steps else full[:planned]
+        total = len(batches)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: _schedule(s, planned, settings.warmup))
+
+    result = Result(steps=0, skipped=skipped)
+    if state is not None:
         set_peft_model_state_dict(model, torch.load(ckpt / "adapter.pt", weights_only=True))
         optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
         scheduler.load_state_dict(torch.load(ckpt / "scheduler.pt", weights_only=True))
@@ -254,7 +273,7 @@ def train(
                                  time.monotonic() - start, result.resumed_from))
         if (step + 1) % settings.checkpoint_every == 0 and step + 1 < total:
             _save_checkpoint(ckpt, model, optimizer, scheduler, settings, len(encoded), result,
-                             get_peft_model_state_dict)
+                             get_peft_model_state_dict, planned)
     model.eval()
     result.adapter_dir = out / "adapter"
     model.save_pretrained(result.adapter_dir)
@@ -264,7 +283,8 @@ def train(
 
 
 def _save_checkpoint(ckpt: Path, model: Any, optimizer: Any, scheduler: Any,
-                     settings: TrainSettings, n: int, result: Result, state_dict: Any) -> None:
+                     settings: TrainSettings, n: int, result: Result, state_dict: Any,
+                     planned: int) -> None:
     import torch
 
     tmp = ckpt.with_name(ckpt.name + ".tmp")
@@ -276,7 +296,7 @@ def _save_checkpoint(ckpt: Path, model: Any, optimizer: Any, scheduler: Any,
     torch.save(torch.get_rng_state(), tmp / "rng.pt")
     (tmp / "state.json").write_text(json.dumps({
         "step": result.steps, "losses": result.losses, "settings": settings.to_dict(),
-        "examples": n}))
+        "examples": n, "planned": planned}))
     old = ckpt.with_name(ckpt.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if ckpt.exists():
