@@ -16,7 +16,7 @@ from forage.llm.base import LLM
 from forage.llm.models import DEFAULT_MODEL
 
 MODEL_HELP = (
-    "Embedded model: smollm2, gemma3-270m, or a path to a .gguf file "
+    "Embedded model: forage-small, smollm2, gemma3-270m, or a path to a .gguf file "
     f"(default {DEFAULT_MODEL}). Ignored with --base-url. Assembled models are kept in "
     "$FORAGE_MODEL_DIR (default ~/.cache/forage/models)."
 )

@@ -30,7 +30,7 @@ from forage.llm.base import (
     TokenUsage,
     check_supported,
 )
-from forage.llm.models import MODELS, resolve_model
+from forage.llm.models import DEFAULT_MODEL, MODELS, resolve_model
 from forage.llm.token_stream import TokenStream
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class EmbeddedLLM:
 
     def __init__(
         self,
-        model: str = "gemma3-270m",
+        model: str = DEFAULT_MODEL,
         *,
         n_ctx: int = 4096,
         n_threads: int | None = None,

@@ -200,7 +200,9 @@ MODELS: dict[str, ModelSpec] = {
     ),
 }
 
-DEFAULT_MODEL = "gemma3-270m"
+# forage-small beat its base (smollm2) on the dev splits and matched or beat gemma3-270m there
+# (docs/LOG.md, 2026-12-01), so it is the default of the CLI and of EmbeddedLLM.
+DEFAULT_MODEL = "forage-small"
 
 
 def resolve_model(name_or_path: str, *, cache_dir: Path | None = None) -> ResolvedModel:
