@@ -10,75 +10,42 @@ where their absence fails.
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
-import pytest
+from browser_support import chromium_page, keep_screenshot
 
 from forage.eval.report import write_report
 
 from .test_report import sweep_results
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-def _need(ok: bool, why: str) -> None:
-    if ok:
-        return
-    if os.environ.get("FORAGE_REQUIRE_BROWSER") == "1":
-        pytest.fail(why)
-    pytest.skip(why)
-
 
 def test_report_renders_curves_tables_and_trace_trees_in_chromium(tmp_path):
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-    _need(sync_playwright is not None, "playwright is not installed (pip install playwright)")
-    _need(CHROMIUM.exists(), f"{CHROMIUM} is missing (apt-get install chromium)")
-
     rep = write_report(tmp_path, sweep_results(), hierarchical="tree", n_boot=100,
                        meta={"model": "fn"})
     shot = tmp_path / "report.png"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(rep.html.as_uri())
-            # The curve: a decoded, non-empty image.
-            img = page.locator("img[alt='d accuracy vs compute']")
-            assert img.count() == 1
-            assert img.evaluate("i => i.complete && i.naturalWidth > 300 && i.naturalHeight > 200")
-            assert img.bounding_box()["width"] > 300
-            # The tables: one row per cell, the efficiency figures with numbers, not n/a.
-            assert page.locator("tr.cell").count() == 4
-            assert page.locator("tr.cell").first.is_visible()
-            eff = page.locator("table.efficiency").inner_text()
-            assert "compute-to-match" in eff and "0.12x of rag@2000" in eff
-            # The trace trees: collapsed questions; "expand all" opens every level, pruned
-            # subtasks marked.
-            questions = page.locator("details.question")
-            assert questions.count() == 2
-            assert not page.locator("details.task.pruned").first.is_visible()
-            page.get_by_role("button", name="expand all").click()
-            assert page.locator("details.task.pruned").first.is_visible()
-            assert page.locator(".pruned-badge").first.is_visible()
-            assert page.locator("details.question[open]").count() == 2
-            # The filter hides the questions that do not match.
-            page.get_by_placeholder("filter questions").fill("tarn")
-            assert questions.nth(0).is_hidden() and questions.nth(1).is_visible()
-            page.get_by_placeholder("filter questions").fill("")
-            page.screenshot(path=str(shot), full_page=True)
-            assert errors == []
-        finally:
-            browser.close()
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    if os.environ.get("FORAGE_SCREENSHOT_DIR"):
-        target = Path(os.environ["FORAGE_SCREENSHOT_DIR"])
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, target / "report.png")
+    with chromium_page() as (page, errors):
+        page.goto(rep.html.as_uri())
+        # The curve: a decoded, non-empty image.
+        img = page.locator("img[alt='d accuracy vs compute']")
+        assert img.count() == 1
+        assert img.evaluate("i => i.complete && i.naturalWidth > 300 && i.naturalHeight > 200")
+        assert img.bounding_box()["width"] > 300
+        # The tables: one row per cell, the efficiency figures with numbers, not n/a.
+        assert page.locator("tr.cell").count() == 4
+        assert page.locator("tr.cell").first.is_visible()
+        eff = page.locator("table.efficiency").inner_text()
+        assert "compute-to-match" in eff and "0.12x of rag@2000" in eff
+        # The trace trees: collapsed questions; "expand all" opens every level, pruned
+        # subtasks marked.
+        questions = page.locator("details.question")
+        assert questions.count() == 2
+        assert not page.locator("details.task.pruned").first.is_visible()
+        page.get_by_role("button", name="expand all").click()
+        assert page.locator("details.task.pruned").first.is_visible()
+        assert page.locator(".pruned-badge").first.is_visible()
+        assert page.locator("details.question[open]").count() == 2
+        # The filter hides the questions that do not match.
+        page.get_by_placeholder("filter questions").fill("tarn")
+        assert questions.nth(0).is_hidden() and questions.nth(1).is_visible()
+        page.get_by_placeholder("filter questions").fill("")
+        page.screenshot(path=str(shot), full_page=True)
+        assert errors == []
+    keep_screenshot(shot)

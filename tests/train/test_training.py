@@ -45,6 +45,15 @@ def toy():
     return examples[:24], examples[24:30]
 
 
+class Stop(Exception):
+    """Raised from the progress callback: an interruption after step 3."""
+
+
+def interrupt(p):
+    if p.step == 3:
+        raise Stop
+
+
 def _fresh(base):
     model, tokenizer = base
     return copy.deepcopy(model), tokenizer
@@ -72,13 +81,6 @@ def test_an_interrupted_run_resumes_to_the_same_adapter(base, toy, tmp_path):
     settings = TrainSettings(seed=1, batch_size=2, max_steps=4, lr=1e-3, warmup=1, rank=4,
                              alpha=8, checkpoint_every=2)
 
-    class Stop(Exception):
-        pass
-
-    def interrupt(p):
-        if p.step == 3:
-            raise Stop
-
     with pytest.raises(Stop):
         train(examples, settings, tmp_path / "a", on_progress=interrupt,
               model_and_tokenizer=_fresh(base))
@@ -97,13 +99,6 @@ def test_a_resumed_run_can_stop_early_on_the_planned_schedule(base, toy, tmp_pat
     examples, _ = toy
     settings = TrainSettings(seed=1, batch_size=2, max_steps=4, lr=1e-3, warmup=1, rank=4,
                              alpha=8, checkpoint_every=2)
-
-    class Stop(Exception):
-        pass
-
-    def interrupt(p):
-        if p.step == 3:
-            raise Stop
 
     with pytest.raises(Stop):
         train(examples, settings, tmp_path / "a", on_progress=interrupt,
