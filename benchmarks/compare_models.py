@@ -1,0 +1,91 @@
+"""Side-by-side tables of two or more `forage bench` runs that differ only in the model.
+
+    .venv/bin/python benchmarks/compare_models.py smollm2=/tmp/m/smollm2/results.json \
+        forage-small=/tmp/m/forage-small/results.json [--metric em]
+
+Prints Markdown for docs/LOG.md: per dataset, one row per strategy and budget with each run's
+score, F1 and mean compute, then each run's best flat strategy, the hierarchy's compute-to-match
+against it and the area under the shared part of the log-compute curve. The runs must score the
+same questions (same datasets, split, limit and budgets); a mismatch is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def load(label_path: str) -> tuple[str, dict[str, Any]]:
+    label, sep, path = label_path.partition("=")
+    if not sep or not label or not path:
+        raise SystemExit(f"error: expected LABEL=path/to/results.json, got {label_path!r}")
+    return label, json.loads(Path(path).read_text())
+
+
+def cells_by_key(run: dict[str, Any]) -> dict[tuple[str, str, float], dict[str, Any]]:
+    return {(c["dataset"], c["strategy"], c["budget"]): c for c in run["cells"]}
+
+
+def fmt(x: float | None, digits: int = 3) -> str:
+    return "" if x is None else f"{x:.{digits}f}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("runs", nargs="+", help="LABEL=results.json, two or more")
+    ap.add_argument("--metric", default="em", choices=("em", "f1", "acc"))
+    args = ap.parse_args()
+    runs = [load(r) for r in args.runs]
+    if len(runs) < 2:
+        raise SystemExit("error: give two or more runs to compare")
+    keyed = [(label, cells_by_key(run)) for label, run in runs]
+    keys = list(keyed[0][1])
+    for label, cells in keyed[1:]:
+        if set(cells) != set(keys):
+            raise SystemExit(f"error: {label} scored other cells than {keyed[0][0]}")
+        for k in keys:
+            if cells[k]["n"] != keyed[0][1][k]["n"]:
+                raise SystemExit(f"error: {label} scored {cells[k]['n']} questions at {k}, "
+                                 f"{keyed[0][0]} {keyed[0][1][k]['n']}")
+    m = args.metric
+    for dataset in dict.fromkeys(k[0] for k in keys):
+        n = keyed[0][1][next(k for k in keys if k[0] == dataset)]["n"]
+        print(f"\n**{dataset}** (n = {n} per cell; {m.upper()} with 95% bootstrap interval)\n")
+        head = ["strategy", "budget"]
+        for label, _ in keyed:
+            head += [f"{label} {m.upper()} [CI]", "F1", "compute"]
+        print("| " + " | ".join(head) + " |")
+        print("|" + " --- |" * len(head))
+        for k in (k for k in keys if k[0] == dataset):
+            row = [k[1], f"{k[2]:g}"]
+            for _, cells in keyed:
+                c = cells[k]
+                lo, hi = c.get(f"{m}_ci") or (None, None)
+                ci = f" [{fmt(lo, 2)}, {fmt(hi, 2)}]" if lo is not None else ""
+                row += [fmt(c[m]) + ci, fmt(c["f1"]), fmt(c["compute_mean"], 1)]
+            print("| " + " | ".join(row) + " |")
+        print()
+        for label, run in runs:
+            eff = run["efficiency"]["datasets"].get(dataset, {})
+            ctm = eff.get("compute_to_match") or {}
+            auc = {s: v for s, v in (eff.get("auc") or {}).items() if v is not None}
+            best_auc = sorted(auc.items(), key=lambda kv: -kv[1])[:3]
+            if ctm.get("flat_strategy"):
+                ratio = ctm.get("ratio")
+                where = (f"{fmt(ratio, 2)}x of its compute" if ctm.get("reached") and ratio is not None
+                         else "not reached within the budgets")
+                line = (f"best flat {ctm['flat_strategy']}@{ctm['flat_budget']:g} "
+                        f"({m} {fmt(ctm.get('target'))} at {fmt(ctm.get('flat_compute'), 1)} units); "
+                        f"{run['efficiency']['hierarchical']} matches it at {where}")
+            else:
+                line = "no compute-to-match (no flat strategy scored above zero)"
+            aucs = ", ".join(f"{s} {v:.3f}" for s, v in best_auc) or "n/a"
+            print(f"- {label}: {line}; top AUC {aucs}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
