@@ -138,6 +138,35 @@ async def test_tree_replays_plan_reads_and_synthesis(records, planning, fmts):
     assert len(llm.requests) >= 5  # a plan (or one per step), three reads, a synthesis
 
 
+async def test_tree_reading_first_abstains_then_plans(records):
+    """Reading first, the tree meets the whole question with one hop's passage: the training
+    prompt for that state is the request, its completion is "unknown", and the tree then plans,
+    reads each step and synthesises the gold answer."""
+    g = _pick(records, 3)
+    first = g.hops[0].passage
+    assert g.answer.lower() not in first.text.lower()
+    routes = {**_routes(g), g.question: _doc(first)}
+    answers = table(("abstain", "plan", "read", "synth"), g)
+    tree = Tree(exemplars=SHOTS, planning="dag", direct_first=True, max_depth=1)
+    ans, llm = await replay(tree, g, answers, routes)
+    assert answers[llm.requests[0].prompt].strip() == "unknown"
+    assert ans.text == g.answer and ans.meta["direct"] is False
+    assert len(llm.requests) >= 6  # the first reading, a plan, three reads, a synthesis
+
+
+def test_abstain_examples_show_passages_without_the_answer(records):
+    made = [(g, e) for g in records if len(g.hops) >= 2 and g.readable_hops()
+            for seed in range(3) for e in examples_for("abstain", g, SHOTS, random.Random(seed))]
+    assert len(made) >= 20
+    whole = 0
+    for g, e in made:
+        assert e.completion.strip() == "unknown"
+        query = e.prompt[e.prompt.rindex("Passage:"):]
+        asked = query[query.rindex("Question:"):]
+        whole += g.question in asked
+    assert 0.25 < whole / len(made) < 0.75  # both situations, the whole question about half
+
+
 def test_thread_example_is_the_runtime_stream_in_its_pruned_view(records):
     g = _pick(records, 2)
     rows = thread_lines(g)

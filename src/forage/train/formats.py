@@ -8,7 +8,8 @@ inference for the same state. The formats:
 
 - ``plan`` (tree planner: question -> numbered sub-questions with ``#k``), ``next`` (stepwise
   planner: known facts -> next sub-question or ``none``), ``read`` (tree executor's reader: memory,
-  full passage, resolved sub-question -> short answer), ``synth`` (synthesiser: facts -> answer);
+  full passage, resolved sub-question -> short answer), ``abstain`` (the same reader shown a
+  passage that does not state the answer -> ``unknown``), ``synth`` (synthesiser: facts -> answer);
 - ``thread``: one line of the single-stream format (task, search, conclusion or answer) in the
   pruned view the runtime keeps (finished tasks' searches and results removed), the ``Result:``
   line written by ``thread_format.result_text`` as the runtime does;
@@ -128,6 +129,39 @@ def read_pairs(g: Gold, shots: ExemplarSet, rng: random.Random) -> Pairs:
     memory = Memory(g.question, facts=known)
     yield tree_reader_prompt(steps[i].question, titled(p.title, p.text), memory, shots), \
         steps[i].answer
+
+
+def abstain_pairs(g: Gold, shots: ExemplarSet, rng: random.Random) -> Pairs:
+    """The tree's reader shown a passage that does not state what it is asked -> ``unknown``.
+
+    Half the time (when it can) the whole question of a multi-hop record with one of its hops'
+    passages: what reading first (``Tree.direct_first``) meets on a question that needs several
+    passages, where a confident partial answer ends the run with an intermediate entity; otherwise
+    a sub-question with another hop's passage. Only passages that do not contain the wanted answer
+    are used, so "unknown" is what the passage really supports. The tree reads ``unknown`` as no
+    answer and goes on (plans, or reads the next passage)."""
+    if not g.readable_hops() or len(g.hops) < 2:
+        return
+    steps = _resolved(g)
+    passages = [h.passage for h in g.hops]
+
+    def absent(answer: str, j: int) -> bool:
+        p = passages[j]
+        assert p is not None
+        return bool(answer) and answer.lower() not in f"{p.title} {p.text}".lower()
+
+    whole = [(g.question, (), j) for j in range(len(steps)) if absent(g.answer, j)]
+    parts = [(steps[i].question, tuple((s.question, s.answer) for s in steps[:i]), j)
+             for i in range(len(steps)) for j in range(len(steps))
+             if j != i and absent(steps[i].answer, j)]
+    cases = whole if whole and (not parts or rng.random() < 0.5) else parts
+    if not cases:
+        return
+    question, known, j = rng.choice(cases)
+    p = passages[j]
+    assert p is not None
+    yield tree_reader_prompt(question, titled(p.title, p.text), Memory(g.question, facts=known),
+                             shots), "unknown"
 
 
 def synth_pairs(g: Gold, shots: ExemplarSet, rng: random.Random) -> Pairs:
@@ -306,6 +340,7 @@ FORMATS: dict[str, ExampleFn] = {
     "plan": _rendered(plan_pairs),
     "next": _rendered(next_pairs),
     "read": _rendered(read_pairs),
+    "abstain": _rendered(abstain_pairs),
     "synth": _rendered(synth_pairs),
     "thread": _rendered(thread_pairs),
     "rag": _rendered(rag_pairs),

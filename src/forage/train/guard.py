@@ -50,6 +50,8 @@ EVAL_WORLDS: tuple[WorldSettings, ...] = (
     WorldSettings(seed=1, entities=800, hops=(1, 6), questions=250),  # benchmarks/headline.py
     WorldSettings(seed=1, entities=400, hops=(1, 4), questions=200),  # docs/LOG.md
     WorldSettings(seed=1, entities=400, hops=(2, 3), questions=200, types=("bridge",)),
+    # benchmarks/strategies_on_world.py --hops 2-4
+    WorldSettings(seed=1, entities=400, hops=(2, 4), questions=200, types=("bridge",)),
     WorldSettings(seed=3, entities=400, hops=(1, 6), questions=200, types=("bridge",)),
     WorldSettings(seed=5, entities=600, hops=(1, 4), questions=400),  # tree_pruning.py
     WorldSettings(seed=7, entities=200, hops=(1, 3), questions=60),  # tests/conftest.py
