@@ -16,7 +16,8 @@ from forage.llm.base import LLM
 from forage.llm.models import DEFAULT_MODEL
 
 MODEL_HELP = (
-    "Embedded model: forage-small, smollm2, gemma3-270m, or a path to a .gguf file "
+    "Embedded model: forage-small, smollm2, gemma3-270m, a path to a .gguf file, or the "
+    "manifest (.json) a `forage train` run wrote: its base model with its adapter "
     f"(default {DEFAULT_MODEL}). Ignored with --base-url. Assembled models are kept in "
     "$FORAGE_MODEL_DIR (default ~/.cache/forage/models)."
 )

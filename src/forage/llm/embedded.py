@@ -54,7 +54,8 @@ def _quiet_stderr():
 
 
 class EmbeddedLLM:
-    """A GGUF model run in-process. ``model`` is a registered name or a path to a ``.gguf``."""
+    """A GGUF model run in-process. ``model`` is a registered name, a path to a ``.gguf`` or a
+    ``forage train`` manifest (its base with its LoRA adapter; ``forage.llm.models``)."""
 
     def __init__(
         self,
@@ -68,7 +69,7 @@ class EmbeddedLLM:
     ) -> None:
         resolved = resolve_model(model, cache_dir=cache_dir)
         self._model_id, self.path, self.adapter = resolved.model_id, resolved.path, resolved.adapter
-        spec = MODELS.get(model)
+        spec = MODELS.get(resolved.base or "")
         self.instruct = spec.instruct if spec else True
         try:
             from llama_cpp import Llama, LlamaGrammar

