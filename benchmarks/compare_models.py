@@ -72,18 +72,34 @@ def main() -> int:
             eff = run["efficiency"]["datasets"].get(dataset, {})
             ctm = eff.get("compute_to_match") or {}
             auc = {s: v for s, v in (eff.get("auc") or {}).items() if v is not None}
+            own = not auc  # no compute range every strategy covers: each over its own range
+            if own:
+                auc = {s: v for s, v in (eff.get("auc_own") or {}).items() if v is not None}
             best_auc = sorted(auc.items(), key=lambda kv: -kv[1])[:3]
             if ctm.get("flat_strategy"):
                 ratio = ctm.get("ratio")
-                where = (f"{fmt(ratio, 2)}x of its compute" if ctm.get("reached") and ratio is not None
-                         else "not reached within the budgets")
+                hier = run["efficiency"]["hierarchical"]
+                where = (f"{hier} matches it at {fmt(ratio, 2)}x of its compute "
+                         f"({hier}@{ctm['hierarchical_budget']:g}, "
+                         f"{fmt(ctm.get('hierarchical_compute'), 1)} units)"
+                         if ctm.get("reached") and ratio is not None
+                         else f"{hier} does not reach it within the budgets")
                 line = (f"best flat {ctm['flat_strategy']}@{ctm['flat_budget']:g} "
                         f"({m} {fmt(ctm.get('target'))} at {fmt(ctm.get('flat_compute'), 1)} units); "
-                        f"{run['efficiency']['hierarchical']} matches it at {where}")
+                        f"{where}")
             else:
                 line = "no compute-to-match (no flat strategy scored above zero)"
             aucs = ", ".join(f"{s} {v:.3f}" for s, v in best_auc) or "n/a"
-            print(f"- {label}: {line}; top AUC {aucs}")
+            kind = "AUC over each strategy's own log-compute range" if own else "AUC"
+            print(f"- {label}: {line}; top {kind}: {aucs}")
+        first_label, first = keyed[0]
+        for label, cells in keyed[1:]:
+            diffs = [cells[k][m] - first[k][m] for k in keys if k[0] == dataset]
+            print(f"- {label} vs {first_label}, cell by cell: higher in "
+                  f"{sum(d > 1e-9 for d in diffs)}, equal in {sum(abs(d) <= 1e-9 for d in diffs)}, "
+                  f"lower in {sum(d < -1e-9 for d in diffs)} of {len(diffs)} cells; mean {m} "
+                  f"{sum(cells[k][m] for k in keys if k[0] == dataset) / len(diffs):.3f} vs "
+                  f"{sum(first[k][m] for k in keys if k[0] == dataset) / len(diffs):.3f}")
     return 0
 
 
