@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import random
+from pathlib import Path
 
 import pytest
 
@@ -76,14 +77,18 @@ def test_loss_falls_and_the_adapter_works_in_llama_cpp(base, toy, tmp_path):
     assert check.agreement >= 0.8, check.pairs  # and llama.cpp follows the torch model
 
 
-def test_an_interrupted_run_resumes_to_the_same_adapter(base, toy, tmp_path):
-    examples, _ = toy
+def _interrupted_run(base, examples, folder: Path) -> TrainSettings:
+    """A 4-step run with checkpoints every 2 steps, interrupted after its first checkpoint."""
     settings = TrainSettings(seed=1, batch_size=2, max_steps=4, lr=1e-3, warmup=1, rank=4,
                              alpha=8, checkpoint_every=2)
-
     with pytest.raises(Stop):
-        train(examples, settings, tmp_path / "a", on_progress=interrupt,
-              model_and_tokenizer=_fresh(base))
+        train(examples, settings, folder, on_progress=interrupt, model_and_tokenizer=_fresh(base))
+    return settings
+
+
+def test_an_interrupted_run_resumes_to_the_same_adapter(base, toy, tmp_path):
+    examples, _ = toy
+    settings = _interrupted_run(base, examples, tmp_path / "a")
     assert (tmp_path / "a" / "checkpoint" / "state.json").is_file()
     resumed, _, r1 = train(examples, settings, tmp_path / "a", model_and_tokenizer=_fresh(base))
     straight, _, r2 = train(examples, settings, tmp_path / "b", model_and_tokenizer=_fresh(base))
@@ -97,12 +102,7 @@ def test_an_interrupted_run_resumes_to_the_same_adapter(base, toy, tmp_path):
 
 def test_a_resumed_run_can_stop_early_on_the_planned_schedule(base, toy, tmp_path):
     examples, _ = toy
-    settings = TrainSettings(seed=1, batch_size=2, max_steps=4, lr=1e-3, warmup=1, rank=4,
-                             alpha=8, checkpoint_every=2)
-
-    with pytest.raises(Stop):
-        train(examples, settings, tmp_path / "a", on_progress=interrupt,
-              model_and_tokenizer=_fresh(base))
+    settings = _interrupted_run(base, examples, tmp_path / "a")
     _, _, straight = train(examples, settings, tmp_path / "b", model_and_tokenizer=_fresh(base))
     # Stopping at step 3 keeps the 4-step schedule: the same three losses as the full run.
     shorter = TrainSettings(**{**settings.to_dict(), "targets": settings.targets, "max_steps": 3})
