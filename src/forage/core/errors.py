@@ -12,6 +12,8 @@ it back as an observation. A bug, an exhausted budget or an unusable backend is 
     │   └── FolderInUse          another forage process holds the output folder's lock
     ├── BudgetExhausted          a call was refused because the budget cannot pay for it
     ├── SweepFailed              some cells of a sweep raised; the rest were journaled
+    ├── TrainingInterrupted      Ctrl-C during `forage train`; the last step is checkpointed
+    ├── TrainingFailed           the exported adapter does not reproduce the trained model
     └── BackendError             an LLM backend failed
         ├── ModelLoadError       missing or corrupt weights
         ├── ContextOverflow      the prompt does not fit the context window
@@ -58,6 +60,19 @@ class FolderInUse(EnvironmentProblem):
 
 class SweepFailed(ForageError):
     """Some cells of a sweep raised; the others were journaled and reported."""
+
+
+class TrainingInterrupted(ForageError):
+    """Training stopped by the user (Ctrl-C); a checkpoint of the last finished step was saved
+    (fields: step, total, checkpoint)."""
+
+    def __init__(self, step: int, total: int, checkpoint: object) -> None:
+        super().__init__(f"interrupted at step {step}/{total}; checkpoint in {checkpoint}")
+        self.step, self.total, self.checkpoint = step, total, checkpoint
+
+
+class TrainingFailed(ForageError):
+    """The exported adapter fails the llama.cpp-against-torch check; its files are kept."""
 
 
 class BudgetExhausted(ForageError):
