@@ -192,3 +192,28 @@ def test_every_format_renders_through_the_completion_renderer(records):
     for fmt, examples in made.items():
         for e in examples:
             assert e.completion.strip() and not e.prompt.endswith(e.completion)
+
+
+def test_calibration_examples_are_balanced_so_the_question_shape_predicts_nothing(records):
+    from forage.train.formats import _resolved
+
+    rng = random.Random(0)  # one stream, as the mixture draws
+    made = [(g, e) for _ in range(4) for g in records
+            for e in examples_for("calib", g, SHOTS, rng)]
+    assert len(made) >= 80
+    by_shape: dict[bool, list[bool]] = {True: [], False: []}
+    for g, e in made:
+        query = e.prompt[e.prompt.rindex("Passage:"):]
+        passage, asked = query[: query.rindex("Question:")], query[query.rindex("Question:"):]
+        whole = g.question in asked
+        answer = g.answer if whole else next(
+            s.answer for s in _resolved(g) if f"Question: {s.question}\n" in asked + "\n")
+        unknown = e.completion.strip() == "unknown"
+        by_shape[whole].append(unknown)
+        # what the label says is what the passage supports
+        assert (answer.lower() in passage.lower()) != unknown, (asked, answer)
+        if not unknown:
+            assert e.completion.strip() == answer
+    for shape, labels in by_shape.items():
+        assert len(labels) >= 20, shape
+        assert 0.3 < sum(labels) / len(labels) < 0.7, (shape, sum(labels), len(labels))

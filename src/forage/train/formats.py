@@ -9,7 +9,10 @@ inference for the same state. The formats:
 - ``plan`` (tree planner: question -> numbered sub-questions with ``#k``), ``next`` (stepwise
   planner: known facts -> next sub-question or ``none``), ``read`` (tree executor's reader: memory,
   full passage, resolved sub-question -> short answer), ``abstain`` (the same reader shown a
-  passage that does not state the answer -> ``unknown``), ``synth`` (synthesiser: facts -> answer);
+  passage that does not state the answer -> ``unknown``), ``calib`` (the same reader, balanced so
+  that the question's shape predicts nothing: the whole question or a sub-question, each shown a
+  passage that states its answer -> the answer, or one that does not -> ``unknown``), ``synth``
+  (synthesiser: facts -> answer);
 - ``thread``: one line of the single-stream format (task, search, conclusion or answer) in the
   pruned view the runtime keeps (finished tasks' searches and results removed), the ``Result:``
   line written by ``thread_format.result_text`` as the runtime does;
@@ -162,6 +165,63 @@ def abstain_pairs(g: Gold, shots: ExemplarSet, rng: random.Random) -> Pairs:
     assert p is not None
     yield tree_reader_prompt(question, titled(p.title, p.text), Memory(g.question, facts=known),
                              shots), "unknown"
+
+
+CALIB_CELLS = (("whole", True), ("whole", False), ("part", True), ("part", False))
+
+
+def _states(answer: str, p: Passage) -> bool:
+    return bool(answer) and answer.lower() in f"{p.title} {p.text}".lower()
+
+
+def calib_cases(g: Gold) -> dict[tuple[str, bool], list[tuple[str, tuple[tuple[str, str], ...],
+                                                             Passage]]]:
+    """Every reading of ``g`` the tree's reader can meet, by cell (whole question or a sub-question,
+    passage stating its answer or not): (question, known facts, passage). A positive passage is a
+    supporting one that contains the answer; a negative one is another hop's supporting passage
+    (what reading first meets on a multi-hop question) or one of the record's look-alike
+    distractors, never containing the answer."""
+    cells: dict[tuple[str, bool], list[tuple[str, tuple[tuple[str, str], ...], Passage]]] = {
+        c: [] for c in CALIB_CELLS}
+    if not g.answer or g.answer.lower() in ("yes", "no"):
+        return cells
+    hop_passages = [h.passage for h in g.hops if h.passage is not None] if g.hops else []
+    support = list(dict.fromkeys([*hop_passages, *g.passages]))
+    for p in support:
+        cells["whole", _states(g.answer, p)].append((g.question, (), p))
+    for p in g.distractors:
+        if not _states(g.answer, p):
+            cells["whole", False].append((g.question, (), p))
+    if g.readable_hops():
+        steps = _resolved(g)
+        for i, s in enumerate(steps):
+            known = tuple((x.question, x.answer) for x in steps[:i])
+            for j, h in enumerate(g.hops):
+                assert h.passage is not None
+                if j == i:
+                    if _states(s.answer, h.passage):
+                        cells["part", True].append((s.question, known, h.passage))
+                elif not _states(s.answer, h.passage):
+                    cells["part", False].append((s.question, known, h.passage))
+            for p in g.distractors:
+                if not _states(s.answer, p):
+                    cells["part", False].append((s.question, known, p))
+    return cells
+
+
+def calib_pairs(g: Gold, shots: ExemplarSet, rng: random.Random) -> Pairs:
+    """One reading of ``g`` from a cell drawn uniformly among those it has (``calib_cases``):
+    the answer where the passage states it, ``unknown`` where it does not."""
+    cells = calib_cases(g)
+    filled = [c for c in CALIB_CELLS if cells[c]]
+    if not filled:
+        return
+    kind, states = rng.choice(filled)
+    question, known, p = rng.choice(cells[kind, states])
+    answer = g.answer if kind == "whole" else dict(
+        (s.question, s.answer) for s in _resolved(g))[question]
+    yield tree_reader_prompt(question, titled(p.title, p.text), Memory(g.question, facts=known),
+                             shots), answer if states else "unknown"
 
 
 def synth_pairs(g: Gold, shots: ExemplarSet, rng: random.Random) -> Pairs:
@@ -341,6 +401,7 @@ FORMATS: dict[str, ExampleFn] = {
     "next": _rendered(next_pairs),
     "read": _rendered(read_pairs),
     "abstain": _rendered(abstain_pairs),
+    "calib": _rendered(calib_pairs),
     "synth": _rendered(synth_pairs),
     "thread": _rendered(thread_pairs),
     "rag": _rendered(rag_pairs),

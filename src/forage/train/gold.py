@@ -143,6 +143,8 @@ def _json_records(path: Path) -> list[dict]:  # type: ignore[type-arg]
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise DataError(f"cannot read {path}: {e}") from e
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
@@ -226,7 +228,12 @@ def break_records(path: str | Path) -> list[Gold]:
             rows = list(csv.DictReader(f))
     except OSError as e:
         raise DataError(f"cannot read {path}: {e}") from e
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{path}: not a UTF-8 CSV file ({e})") from None
     for r in rows:
+        if not isinstance(r.get("decomposition"), str) or "question_id" not in r:
+            raise DataError(f"{path}: not a Break QDMR file (columns question_id, "
+                            "question_text, decomposition)")
         steps = tuple(qdmr_step(s) for s in r["decomposition"].split(";") if s.strip())
         if 2 <= len(steps) <= 6:
             out.append(Gold("break", r["question_id"], " ".join(r["question_text"].split()), "",
@@ -257,7 +264,12 @@ def records_in(folder: str | Path) -> Iterator[Gold]:
     for name, read in readers.items():
         if (folder / name).is_file():
             found = True
-            yield from read(folder / name)
+            try:
+                records = read(folder / name)
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+                raise DataError(f"{folder / name}: a record lacks what this file's format has "
+                                f"({type(e).__name__}: {e})") from None
+            yield from records
     if not found:
         raise DataError(f"{folder}: none of the training files {', '.join(readers)}")
 

@@ -52,6 +52,11 @@ class MixtureSettings:
     eval_dir: str = "data"  # the evaluation files the guard reads
     max_shots: int = 2
     max_chars: int = 3000
+    # Per-format overrides: how many examples (default ``per_format``), at most how many shots
+    # (default ``max_shots``; 0 makes a format zero-shot), and the training worlds' paraphrase.
+    format_counts: tuple[tuple[str, int], ...] = ()
+    format_shots: tuple[tuple[str, int], ...] = ()
+    world_paraphrase: float = 0.5
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.formats if f not in FORMATS]
@@ -65,9 +70,27 @@ class MixtureSettings:
             check_train_seed(s)
         if not self.world_seeds and not self.train_dir:
             raise ConfigError("no training source: give world seeds or a training folder")
+        if not 0 <= self.world_paraphrase <= 1:
+            raise ConfigError(f"world paraphrase must lie within 0-1, not {self.world_paraphrase}")
+        for what, pairs in (("count", self.format_counts), ("shots", self.format_shots)):
+            for fmt, n in pairs:
+                if fmt not in self.formats:
+                    raise ConfigError(f"format {what} for {fmt!r}, which is not a format of "
+                                      f"this mixture ({', '.join(self.formats)})")
+                if n < (1 if what == "count" else 0) or (what == "shots" and n > 4):
+                    raise ConfigError(f"format {what} of {fmt} out of range: {n}")
+
+    def count(self, fmt: str) -> int:
+        return dict(self.format_counts).get(fmt, self.per_format)
+
+    def shots(self, fmt: str) -> int:
+        return dict(self.format_shots).get(fmt, self.max_shots)
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
+        for k in ("format_counts", "format_shots", "world_paraphrase"):  # new: only when set
+            if d[k] == MixtureSettings.__dataclass_fields__[k].default:
+                del d[k]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
@@ -168,7 +191,7 @@ def gold_records(settings: MixtureSettings) -> list[Gold]:
         check_train_seed(seed)
         records += world_records(WorldSettings(
             seed=seed, entities=settings.world_entities, hops=settings.world_hops,
-            questions=settings.world_questions))
+            questions=settings.world_questions, paraphrase=settings.world_paraphrase))
     if settings.train_dir:
         records += list(records_in(settings.train_dir))
     return records
@@ -210,11 +233,11 @@ def build_mixture(settings: MixtureSettings, *, guard: Guard | None = None) -> M
     rng = random.Random(settings.seed)
     examples: list[Example] = []
     for fmt in settings.formats:
-        kept = 0
+        kept, wanted = 0, settings.count(fmt)
         for g in _round_robin(records, rng):
-            if kept >= settings.per_format:
+            if kept >= wanted:
                 break
-            shots = pools[g.source].draw(rng, g.id, settings.max_shots)
+            shots = pools[g.source].draw(rng, g.id, settings.shots(fmt))
             for e in examples_for(fmt, g, shots, rng):
                 if len(e.prompt) + len(e.completion) > settings.max_chars:
                     # Try once more without shots: a long passage leaves no room for them.
@@ -228,7 +251,7 @@ def build_mixture(settings: MixtureSettings, *, guard: Guard | None = None) -> M
                     continue
                 examples.append(e)
                 kept += 1
-        if kept < settings.per_format:
-            log.info("format %s: %d examples (fewer than %d)", fmt, kept, settings.per_format)
+        if kept < wanted:
+            log.info("format %s: %d examples (fewer than %d)", fmt, kept, wanted)
     rng.shuffle(examples)
     return Mixture(settings, tuple(examples), guard.digest, dict(sorted(dropped.items())))
