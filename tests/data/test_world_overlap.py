@@ -31,11 +31,11 @@ def test_masked_forms_hold_one_form_per_question_and_per_step() -> None:
 
 @pytest.fixture(scope="module")
 def others() -> list:
-    return [generate_world(WorldSettings(seed=s, **SIZE)) for s in (11, 12)]  # type: ignore[arg-type]
+    return [generate_world(WorldSettings(seed=s, **SIZE)) for s in (11, 12)]  # type: ignore
 
 
 def test_heldout_questions_share_no_form_with_standard_worlds(others: list) -> None:
-    standard = overlap(generate_world(WorldSettings(seed=3, **SIZE)), others)  # type: ignore[arg-type]
+    standard = overlap(generate_world(WorldSettings(seed=3, **SIZE)), others)  # type: ignore
     heldout = WorldSettings(seed=3, templates="heldout", **SIZE)  # type: ignore[arg-type]
     held = overlap(generate_world(heldout), others)
     assert standard.question_items > 0.3 and standard.subquestion_items > 0.8

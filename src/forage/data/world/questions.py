@@ -16,10 +16,10 @@ and also compare by, and intersect on, their held-out relations (same mentor, sa
 question ids read ``w{seed}h_...`` so they never clash with the standard world of that seed.
 
 Gold decompositions are single-fact sub-questions in canonical phrasing (``text.subquestion``: the
-standard forms in every world); ``#k`` stands for the answer of sub-question k. ``support`` lists (entity id, sentence index) pairs: for a bridge, one per
-hop, in the document of the entity the hop starts from. Dev and test questions start from (compare,
-answer with) disjoint sets of entities. Not here: phrasing tables (``text``), the file format
-(``export``).
+standard forms in every world); ``#k`` stands for the answer of sub-question k. ``support`` lists
+(entity id, sentence index) pairs: for a bridge, one per hop, in the document of the entity the hop
+starts from. Dev and test questions start from (compare, answer with) disjoint sets of entities.
+Not here: phrasing tables (``text``, ``heldout``), the file format (``export``).
 """
 
 from __future__ import annotations
