@@ -1,7 +1,12 @@
 """Planner quality against gold decompositions: the embedded base against base + a trained adapter.
 
     python benchmarks/train_planner.py [--adapter runs/train/forage-small.gguf] \
-        [--model smollm2] [--world-seed 1] [--entities 400] [--split test] [--limit 200]
+        [--model smollm2] [--world-seed 1] [--entities 400] [--split test] [--limit 200] \
+        [--templates heldout]
+
+``--templates heldout`` writes the world with held-out templates (questions in phrasings and with
+relations no training world has; the gold sub-questions keep their canonical forms): a transfer
+measurement. The default, standard templates, is an in-template one; report them side by side.
 
 For every question of a generated world's split that has a gold decomposition (bridge and
 comparison questions, 1–4 hops), the tree's planner prompt (``forage.hierarchy.tree_prompts.
@@ -112,11 +117,13 @@ def main() -> int:
     ap.add_argument("--split", default="test")
     ap.add_argument("--limit", type=int, default=200)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--templates", default="standard", help="standard or heldout")
     args = ap.parse_args()
 
-    folder = Path(f"/tmp/forage-train-planner-world-{args.world_seed}-{args.entities}")
+    suffix = "" if args.templates == "standard" else f"-{args.templates}"
+    folder = Path(f"/tmp/forage-train-planner-world-{args.world_seed}-{args.entities}{suffix}")
     world = generate_world(WorldSettings(seed=args.world_seed, entities=args.entities,
-                                         hops=(1, 4), questions=200))
+                                         hops=(1, 4), questions=200, templates=args.templates))
     write_world(world, folder)
     rows, exemplars = items(folder, args.split, args.limit)
     exemplar_plans = {tuple(s.question for s in e.steps) for e in exemplars.multi_hop}
@@ -131,7 +138,8 @@ def main() -> int:
         results[label]["seconds"] = round(time.time() - t, 1)
         del llm
     gold_steps = sum(len(r["gold"]) for r in rows) / len(rows)
-    print(f"world seed {args.world_seed} ({args.entities} entities), {args.split} split: "
+    print(f"world seed {args.world_seed} ({args.entities} entities, {args.templates} "
+          f"templates), {args.split} split: "
           f"{len(rows)} questions with a gold decomposition (mean {gold_steps:.2f} steps), "
           f"model {args.model}")
     print("  model     usable  steps ok  resolved  same entities  all resolved  copied  "

@@ -58,6 +58,22 @@ def test_world_is_byte_identical_for_the_same_options(tmp_path: Path) -> None:
     ).read_bytes()
 
 
+def test_templates_heldout_writes_a_heldout_world_and_standard_is_the_default(
+    tmp_path: Path,
+) -> None:
+    for name, extra in (("std", []), ("held", ["--templates", "heldout"]),
+                        ("explicit", ["--templates", "standard"])):  # fmt: skip
+        assert run([*SMALL, *extra, "--out", str(tmp_path / name)]).exit_code == 0
+    held = json.loads((tmp_path / "held" / "world.json").read_text())
+    assert held["settings"]["templates"] == "heldout"
+    assert "templates" not in json.loads((tmp_path / "std" / "world.json").read_text())["settings"]
+    first = json.loads((tmp_path / "held" / "test.jsonl").read_text().splitlines()[0])
+    assert first["id"].startswith("w5h_test_")
+    for file in ("dev.jsonl", "test.jsonl", "corpus.jsonl", "world.json"):
+        assert (tmp_path / "std" / file).read_bytes() == (tmp_path / "explicit" / file).read_bytes()
+        assert (tmp_path / "std" / file).read_bytes() != (tmp_path / "held" / file).read_bytes()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -66,6 +82,7 @@ def test_world_is_byte_identical_for_the_same_options(tmp_path: Path) -> None:
         (["--types", "bridge,chain"], "unknown question type 'chain'"),
         (["--entities", "20"], "entities must be at least 60"),
         (["--dev-fraction", "2"], "dev-fraction must lie within 0-1"),
+        (["--templates", "novel"], "unknown templates 'novel'"),
     ],
 )
 def test_bad_options_raise_config_error_and_write_nothing(

@@ -1,4 +1,8 @@
-"""The generated world: determinism, split separation, reachable and unique gold answers."""
+"""The generated world: determinism, split separation, reachable and unique gold answers.
+
+Every test that takes the ``world`` or ``files`` fixture runs on a standard world and on the
+held-out-template world of the same settings (``tests/data/test_world_heldout.py`` checks what
+differs between them)."""
 
 from __future__ import annotations
 
@@ -22,16 +26,16 @@ from forage.data.world import (
     parse_hops,
     parse_types,
 )
-from forage.data.world.build import RELATIONS
+from forage.data.world.build import HELDOUT_RELATIONS, RELATIONS
 from forage.data.world.export import world_files
 from forage.data.world.text import format_value
 
 SETTINGS = WorldSettings(seed=7, entities=300, questions=150, hops=(1, 8), confusability=0.6)
 
 
-@pytest.fixture(scope="module")
-def world() -> World:
-    return generate_world(SETTINGS)
+@pytest.fixture(scope="module", params=["standard", "heldout"])
+def world(request: pytest.FixtureRequest) -> World:
+    return generate_world(replace(SETTINGS, templates=request.param))
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +63,20 @@ def digest(files: dict[str, str]) -> str:
 # -- determinism ---------------------------------------------------------------------------------
 
 
-def test_same_seed_and_settings_give_byte_identical_files(files: dict[str, str]) -> None:
-    assert world_files(generate_world(SETTINGS)) == files
+def test_same_seed_and_settings_give_byte_identical_files(
+    world: World, files: dict[str, str]
+) -> None:
+    assert world_files(generate_world(world.settings)) == files
 
 
-def test_output_does_not_depend_on_the_interpreter_hash_seed(files: dict[str, str]) -> None:
+def test_output_does_not_depend_on_the_interpreter_hash_seed(
+    world: World, files: dict[str, str]
+) -> None:
     code = (
         "import hashlib, json; from forage.data.world import WorldSettings, generate_world; "
         "from forage.data.world.export import world_files; "
         "f = world_files(generate_world(WorldSettings(seed=7, entities=300, questions=150, "
-        "hops=(1, 8), confusability=0.6))); "
+        f"hops=(1, 8), confusability=0.6, templates={world.settings.templates!r}))); "
         "print(hashlib.sha256(json.dumps(f, sort_keys=True).encode()).hexdigest())"
     )
     src = str(Path(forage.__file__).parents[1])
@@ -80,8 +88,25 @@ def test_output_does_not_depend_on_the_interpreter_hash_seed(files: dict[str, st
         assert out.stdout.strip() == digest(files)
 
 
-def test_different_seed_gives_different_world(files: dict[str, str]) -> None:
-    other = world_files(generate_world(replace(SETTINGS, seed=8)))
+# Digests of ``world_files`` (see ``digest``) computed on the generator before held-out templates
+# existed (commit 754dc28). A standard world must stay byte-for-byte the same: changing a standard
+# template, the order of rng calls or the export format breaks this on purpose.
+PINNED = {
+    "a4986e8b33e5215dda4f8b04802ba6d56e7c3a9f7c4a1fa35a762e93c2c18628": WorldSettings(),
+    "f4cb7d6af448c4667e535b3229ce41125aa8b797934530612a7d2c8f37bb04f6": SETTINGS,
+    "c97e95d46b3993f286eb5db27cbff3270fccfc9bf8093e077ee083b6c1372941": WorldSettings(
+        seed=1, entities=200, hops=(2, 4), questions=60, paraphrase=1.0, types=("bridge",)
+    ),
+}
+
+
+@pytest.mark.parametrize("expected", list(PINNED))
+def test_standard_worlds_are_byte_identical_to_the_pinned_digests(expected: str) -> None:
+    assert digest(world_files(generate_world(PINNED[expected]))) == expected
+
+
+def test_different_seed_gives_different_world(world: World, files: dict[str, str]) -> None:
+    other = world_files(generate_world(replace(world.settings, seed=8)))
     assert other["corpus.jsonl"] != files["corpus.jsonl"]
     assert other["test.jsonl"] != files["test.jsonl"]
 
@@ -220,7 +245,7 @@ def test_documents_state_every_fact_they_are_cited_for(world: World) -> None:
             if key.startswith("~"):
                 others = [s for s in world.entities if s.rels.get(key[1:]) == e.id]
                 assert len(others) == 1 and mentions(text, others[0].name), (key, text)
-            elif key in RELATIONS:
+            elif key in RELATIONS or key in HELDOUT_RELATIONS:
                 assert mentions(text, world.by_id[e.rels[key]].name), (key, text)
             else:
                 assert mentions(text, format_value(key, e.attrs[key])), (key, text)
@@ -272,6 +297,9 @@ def test_world_json_records_settings_and_counts(world: World, files: dict[str, s
     summary = json.loads(files["world.json"])
     assert summary["seed"] == 7
     assert summary["settings"]["hops"] == [1, 8]
+    # a standard world's settings carry no "templates" key, as before held-out templates existed
+    assert ("templates" in summary["settings"]) == world.settings.heldout
+    assert summary["settings"].get("templates", "standard") == world.settings.templates
     assert summary["counts"]["documents"] == len(world.entities) == 300
     assert summary["counts"]["questions"] == {"dev": 30, "test": 120}
 
@@ -308,6 +336,7 @@ def test_paraphrase_zero_keeps_canonical_phrasing() -> None:
         {"hops": (0, 3)}, {"hops": (2, 9)}, {"hops": (5, 2)}, {"types": ("bridge", "chain")},
         {"types": ()}, {"entities": 10}, {"questions": 0}, {"distractors": -1},
         {"dev_fraction": 1.5}, {"confusability": -0.1}, {"paraphrase": 2.0},
+        {"templates": "novel"},
     ],
 )  # fmt: skip
 def test_invalid_settings_raise_config_error(changes: dict[str, object]) -> None:

@@ -38,13 +38,20 @@ def world(
         float, typer.Option(help="0-1: how often text leaves the canonical phrasing and order.")
     ] = 0.5,
     dev_fraction: Annotated[float, typer.Option(help="Share of questions in dev.jsonl.")] = 0.2,
+    templates: Annotated[
+        str,
+        typer.Option(
+            help="standard (as training worlds are written) or heldout: an evaluation world whose "
+            "question and fact templates and some relations no training world has."
+        ),
+    ] = "standard",
 ) -> None:
     """Generate a fictional encyclopedia with multi-hop questions (bridge, comparison,
     intersection), gold answers, decompositions and supporting facts."""
     settings = WorldSettings(
         seed=seed, entities=entities, hops=parse_hops(hops), types=parse_types(types),
         questions=questions, distractors=distractors, confusability=confusability,
-        paraphrase=paraphrase, dev_fraction=dev_fraction,
+        paraphrase=paraphrase, dev_fraction=dev_fraction, templates=templates,
     )  # fmt: skip
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
@@ -53,7 +60,7 @@ def world(
     counts = {s: len(generated.split(s)) for s in ("dev", "test")}
     console.print(
         f"wrote {len(generated.documents)} documents, {counts['dev']} dev and "
-        f"{counts['test']} test questions to {out}",
+        f"{counts['test']} test questions ({settings.templates} templates) to {out}",
         highlight=False,
     )
 

@@ -8,8 +8,8 @@ only sources (Break, StrategyQA) have ``plan`` steps but no passages.
 
 Sources:
 
-- ``world_records(settings)``: a generated world (``forage.data.world``), both splits. The seeds a
-  training world may use are checked by ``forage.train.guard``, not here.
+- ``world_records(settings)``: a generated world (``forage.data.world``), both splits. It refuses
+  what ``forage.train.guard.check_train_world`` refuses: evaluation seeds and held-out templates.
 - ``musique_records(path)``: MuSiQue train (official JSON): steps, their supporting paragraphs.
   Steps written as knowledge-base triples (``X >> relation``) are no questions and are dropped.
 - ``hotpotqa_records(path)``: HotpotQA train (official JSON): no decomposition; the supporting
@@ -36,6 +36,7 @@ from forage.core.errors import DataError
 from forage.data.formats import join_sentences
 from forage.data.world import WorldSettings, generate_world
 from forage.prompts.exemplars import DevExample, DevStep
+from forage.train.guard import check_train_world
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,9 @@ def stating_sentence(text: str, answer: str, *, max_words: int = 60) -> str:
 
 
 def world_records(settings: WorldSettings) -> list[Gold]:
-    """Every question of the world ``settings`` generates, with its hops' documents."""
+    """Every question of the world ``settings`` generates, with its hops' documents;
+    ``ConfigError`` for a world no model may train on (``guard.check_train_world``)."""
+    check_train_world(settings)
     world = generate_world(settings)
     docs = world.documents
     out: list[Gold] = []

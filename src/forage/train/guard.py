@@ -10,6 +10,10 @@ worlds use small seeds), so a training world's seed must be at least that; ``che
 refuses anything else. Names can still coincide across seeds (the name generator draws from the
 same syllables), which is why the guard also checks content, not seeds alone.
 
+World templates: a world written with held-out templates (``WorldSettings(templates="heldout")``)
+exists to measure transfer, whatever its seed, so it is never a training world either;
+``check_train_world`` refuses both, and ``gold.world_records`` calls it for every training world.
+
 ``Guard.reason(shown, taught, asked)`` says why a piece of training material is forbidden, or
 returns ``None`` (after SQuAD normalisation): an evaluation question or paragraph anywhere in it
 (whole, a question quoted in a prompt, a paragraph's first twelve words); an evaluation answer
@@ -68,6 +72,17 @@ def check_train_seed(seed: int) -> None:
             f"world seed {seed} is reserved for evaluation (seeds below {TRAIN_SEED_MIN}; "
             f"the repository evaluates on {', '.join(map(str, used))}): train on seeds >= "
             f"{TRAIN_SEED_MIN}"
+        )
+
+
+def check_train_world(settings: WorldSettings) -> None:
+    """Raise ``ConfigError`` unless ``settings`` may generate a training world: a training seed
+    (``check_train_seed``) and standard templates."""
+    check_train_seed(settings.seed)
+    if settings.templates != "standard":
+        raise ConfigError(
+            f"worlds with {settings.templates!r} templates are for evaluation only (they measure "
+            "transfer to phrasing no training world has): train on standard worlds"
         )
 
 

@@ -2,6 +2,8 @@
 
 ``generate_world(WorldSettings(...))`` (``build``) returns a ``World`` (``model``); ``text`` phrases
 documents, ``questions`` asks questions, ``names`` invents names, ``export`` writes the files.
+``WorldSettings(templates="heldout")`` writes an evaluation world in the phrasing of ``heldout``,
+which no standard (training) world uses; ``overlap`` measures how much phrasing worlds share.
 """
 
 from forage.data.world.build import (

@@ -9,12 +9,20 @@ decompositions and supporting sentences (``forage.data.world.questions``). Every
 so no model can answer from memory. The same settings give the same world, byte for byte: all
 randomness comes from one ``random.Random(seed)`` passed down explicitly.
 
+``templates`` picks the world's phrasing: ``"standard"`` (the default; every training world) or
+``"heldout"``, an evaluation world for transfer: its text comes from ``forage.data.world.heldout``
+and its people, works and organisations also carry ``HELDOUT_RELATIONS`` (mentors, film
+composers, illustrators, chairs), drawn after every standard fact so that its entities, names and
+standard facts are those of the standard world of the same seed. What is held out and what is
+shared is listed in ``forage.data.world.heldout``.
+
 Not here: phrasing (``text``), question construction (``questions``), file formats
 (``export``), writing files (the CLI).
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import random
@@ -22,10 +30,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from forage.core.errors import ConfigError
+from forage.data.world.heldout import HELDOUT
 from forage.data.world.model import Entity, World
 from forage.data.world.names import NameForge
 from forage.data.world.questions import QUESTION_TYPES, WorldQuestion, generate_questions
-from forage.data.world.text import RenderedDoc, render_document
+from forage.data.world.text import STANDARD, Phrasebook, RenderedDoc, render_document
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +62,15 @@ RELATIONS: Mapping[str, tuple[tuple[str, ...], str]] = {
     "recorded_by": (("album",), "person"),
     "released_by": (("album",), "label"),
 }
+# Relations that only held-out worlds have (see ``_add_heldout_relations``); functional too.
+HELDOUT_RELATIONS: Mapping[str, tuple[tuple[str, ...], str]] = {
+    "mentored_by": (("person",), "person"),
+    "scored_by": (("film",), "person"),
+    "illustrated_by": (("book",), "person"),
+    "chaired_by": (ORG_KINDS, "person"),
+}
+# The phrasing a world is written in: WorldSettings.templates names one.
+PHRASEBOOKS: Mapping[str, Phrasebook] = {"standard": STANDARD, "heldout": HELDOUT}
 # Share of the entities that each kind gets (persons take whatever the others leave).
 _SHARES: Mapping[str, float] = {
     "country": 0.04, "city": 0.13, "island": 0.04, "studio": 0.04, "university": 0.04,
@@ -75,7 +93,9 @@ class WorldSettings:
     always take two steps); ``distractors`` is the number of non-supporting documents in each
     question's context; ``confusability`` (0..1) how often names imitate earlier names and
     documents mention their look-alikes; ``paraphrase`` (0..1) how often text leaves the canonical
-    phrasing and sentence order; ``dev_fraction`` the share of questions in the dev split.
+    phrasing and sentence order; ``dev_fraction`` the share of questions in the dev split;
+    ``templates`` the phrasing (``PHRASEBOOKS``): ``"heldout"`` writes an evaluation world whose
+    question and fact templates and some relations no standard (training) world has.
     """
 
     seed: int = 0
@@ -87,6 +107,7 @@ class WorldSettings:
     confusability: float = 0.3
     paraphrase: float = 0.5
     dev_fraction: float = 0.2
+    templates: str = "standard"
 
     def __post_init__(self) -> None:
         lo, hi = self.hops
@@ -111,14 +132,28 @@ class WorldSettings:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name.replace('_', '-')} must lie within 0-1, got {value}")
+        if self.templates not in PHRASEBOOKS:
+            raise ConfigError(
+                f"unknown templates {self.templates!r}; known: {', '.join(PHRASEBOOKS)}"
+            )
+
+    @property
+    def heldout(self) -> bool:
+        """Whether this is a held-out-template (evaluation-only) world."""
+        return self.templates == "heldout"
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        """The settings as JSON; ``templates`` only when not standard, so a standard world's
+        ``world.json`` keeps the bytes it had before held-out templates existed."""
+        out: dict[str, object] = {
             "seed": self.seed, "entities": self.entities, "hops": list(self.hops),
             "types": list(self.types), "questions": self.questions,
             "distractors": self.distractors, "confusability": self.confusability,
             "paraphrase": self.paraphrase, "dev_fraction": self.dev_fraction,
         }  # fmt: skip
+        if self.templates != "standard":
+            out["templates"] = self.templates
+        return out
 
 
 def parse_hops(text: str) -> tuple[int, int]:
@@ -152,6 +187,9 @@ def generate_world(settings: WorldSettings) -> World:
     rng = random.Random(settings.seed)
     forge = NameForge(rng)
     entities = _build_entities(settings, rng, forge)
+    if settings.heldout:
+        _add_heldout_relations(entities, rng)
+    book = PHRASEBOOKS[settings.templates]
     by_id = {e.id: e for e in entities}
     subjects: dict[tuple[str, str], list[str]] = {}
     for e in entities:
@@ -171,14 +209,15 @@ def generate_world(settings: WorldSettings) -> World:
         partners={k: v for k, v in partners.items() if v},
     )
     docs = {
-        e.id: render_document(e, world, rng, settings.paraphrase, settings.confusability)
+        e.id: render_document(e, world, rng, settings.paraphrase, settings.confusability, book)
         for e in entities
     }
     world = replace(world, documents=docs)
-    world = replace(world, questions=generate_questions(world, rng))
+    world = replace(world, questions=generate_questions(world, rng, book))
     logger.info(
-        "world seed=%d: %d entities, %d questions",
+        "world seed=%d (%s templates): %d entities, %d questions",
         settings.seed,
+        settings.templates,
         len(entities),
         len(world.questions),
     )
@@ -302,3 +341,31 @@ def _plan_jobs(counts: Mapping[str, int], rng: random.Random) -> list[str]:
     jobs += [rng.choice(_OTHER_JOBS) for _ in range(counts["person"] - len(jobs))]
     rng.shuffle(jobs)
     return jobs
+
+
+def _add_heldout_relations(entities: list[Entity], rng: random.Random) -> None:
+    """Give a held-out world its ``HELDOUT_RELATIONS``: a mentor at least 15 years older for
+    about half of the people, a composer for most films, an illustrator (a painter or
+    photographer) for half of the books, a chair other than the founder for most organisations."""
+    people = [e for e in entities if e.kind == "person"]
+    by_age = sorted(people, key=lambda p: (int(p.attrs["birth_year"]), p.id))
+    years = [int(p.attrs["birth_year"]) for p in by_age]
+
+    def doing(*jobs: str) -> list[Entity]:
+        return [p for p in people if p.attrs["occupation"] in jobs] or people
+
+    for person in people:
+        elders = bisect.bisect_right(years, int(person.attrs["birth_year"]) - 15)
+        if elders and rng.random() < 0.5:
+            person.rels["mentored_by"] = by_age[rng.randrange(elders)].id
+    composers, artists = doing("composer", "pianist", "singer"), doing("painter", "photographer")
+    for work in entities:
+        if work.kind == "film" and rng.random() < 0.7:
+            work.rels["scored_by"] = rng.choice(composers).id
+        elif work.kind == "book" and rng.random() < 0.5:
+            candidates = [p for p in artists if p.id != work.rels["written_by"]] or people
+            work.rels["illustrated_by"] = rng.choice(candidates).id
+        elif work.kind in ORG_KINDS and rng.random() < 0.6:
+            chair = rng.choice(people)
+            if chair.id != work.rels["founded_by"]:
+                work.rels["chaired_by"] = chair.id

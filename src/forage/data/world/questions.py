@@ -11,11 +11,15 @@ Three types:
 - ``intersection``: the one entity of a kind with two given facets ("Which person was born in A and
   studied at B?"); the first facet alone matches 2-5 entities, the second at least 2.
 
-Gold decompositions are single-fact sub-questions in canonical phrasing; ``#k`` stands for the
-answer of sub-question k. ``support`` lists (entity id, sentence index) pairs: for a bridge, one per
-hop, in the document of the entity the hop starts from. Dev and test questions start from (compare,
-answer with) disjoint sets of entities. Not here: phrasing tables (``text``), the file format
-(``export``).
+Held-out worlds (``WorldSettings.templates == "heldout"``) phrase everything from their phrasebook
+and also compare by, and intersect on, their held-out relations (same mentor, same composer). Their
+question ids read ``w{seed}h_...`` so they never clash with the standard world of that seed.
+
+Gold decompositions are single-fact sub-questions in canonical phrasing (``text.subquestion``: the
+standard forms in every world); ``#k`` stands for the answer of sub-question k. ``support`` lists
+(entity id, sentence index) pairs: for a bridge, one per hop, in the document of the entity the hop
+starts from. Dev and test questions start from (compare, answer with) disjoint sets of entities.
+Not here: phrasing tables (``text``, ``heldout``), the file format (``export``).
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from typing import TYPE_CHECKING
 
 from forage.core.errors import ConfigError
 from forage.data.world.text import (
-    COMPARE_ASKS,
     NOUNS,
+    STANDARD,
+    Phrasebook,
     ask,
     clause,
     format_value,
@@ -38,6 +43,7 @@ from forage.data.world.text import (
     intersect_steps,
     noun_phrase,
     pick,
+    subquestion,
 )
 
 if TYPE_CHECKING:
@@ -72,6 +78,16 @@ _FACETS: Mapping[str, tuple[str, ...]] = {
         k: ("headquartered_in", "founded_year") for k in ("studio", "publisher", "label", "company")
     },
 }
+# Held-out worlds only (``WorldSettings.templates == "heldout"``): their relations' comparisons,
+# after the standard ones, and intersection facets, after each kind's standard facets.
+_HELDOUT_COMPARISONS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("mentored_by", ("person",), "same"),
+    ("scored_by", ("film",), "same"),
+)
+_HELDOUT_FACETS: Mapping[str, tuple[str, ...]] = {
+    "person": ("mentored_by",), "film": ("scored_by",), "book": ("illustrated_by",),
+    **{k: ("chaired_by",) for k in _ORGS},
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -104,10 +120,12 @@ class _Draft:
     key: tuple[str, ...]
 
 
-def generate_questions(world: World, rng: random.Random) -> tuple[WorldQuestion, ...]:
-    """All questions of both splits, in split order (dev first)."""
+def generate_questions(
+    world: World, rng: random.Random, book: Phrasebook = STANDARD
+) -> tuple[WorldQuestion, ...]:
+    """All questions of both splits, in split order (dev first), phrased from ``book``."""
     s = world.settings
-    builder = _Builder(world, rng)
+    builder = _Builder(world, rng, book)
     pools = _split_pools(world, rng)
     n_dev = round(s.questions * s.dev_fraction)
     wanted = {"dev": n_dev, "test": s.questions - n_dev}
@@ -159,10 +177,16 @@ def _value(entity: Entity, world: World, facet: str) -> str | None:
 class _Builder:
     """Makes drafts; remembers used keys and texts so no question repeats across splits."""
 
-    def __init__(self, world: World, rng: random.Random) -> None:
+    def __init__(self, world: World, rng: random.Random, book: Phrasebook) -> None:
         self.world = world
         self.rng = rng
+        self.book = book
         self.v = world.settings.paraphrase
+        self.comparisons = _COMPARISONS
+        self.facets = _FACETS
+        if world.settings.heldout:
+            self.comparisons = _COMPARISONS + _HELDOUT_COMPARISONS
+            self.facets = {k: v + _HELDOUT_FACETS.get(k, ()) for k, v in _FACETS.items()}
         self.used_keys: set[tuple[str, ...]] = set()
         self.used_texts: set[str] = set()
         self.used_starts: set[str] = set()
@@ -174,7 +198,7 @@ class _Builder:
                 self.edges[obj].append(("~" + rel, subs[0]))
         self.facet_index: dict[tuple[str, str, str], list[str]] = {}
         for e in world.entities:
-            for facet in _FACETS.get(e.kind, ()):
+            for facet in self.facets.get(e.kind, ()):
                 value = _value(e, world, facet)
                 if value is not None:
                     self.facet_index.setdefault((e.kind, facet, value), []).append(e.id)
@@ -186,7 +210,7 @@ class _Builder:
             if qtype == "bridge":
                 draft = self._bridge(_bridge_hops(self.world.settings.hops, slot), pool, attempt)
             elif qtype == "comparison":
-                spec = _COMPARISONS[(slot + attempt // 40) % len(_COMPARISONS)]
+                spec = self.comparisons[(slot + attempt // 40) % len(self.comparisons)]
                 draft = self._comparison(spec, pool)
             else:
                 draft = self._intersection(pool)
@@ -231,19 +255,19 @@ class _Builder:
         path = self._walk(start, hops)
         if path is None:
             return None
-        world, rng = self.world, self.rng
+        world, rng, book = self.world, self.rng, self.book
         chain = [world.by_id[start]] + [world.by_id[t] for _, t in path]
         phrase = chain[0].name
         for i, (key, _) in enumerate(path[:-1]):
-            phrase = noun_phrase(key, phrase, self._noun(chain[i + 1]), i, rng, self.v)
+            phrase = noun_phrase(key, phrase, self._noun(chain[i + 1]), i, rng, self.v, book)
         last_key = path[-1][0]
         noun = self._noun(chain[-1])
-        text = ask(last_key, chain[-2].kind, phrase, noun, rng, self.v, depth=len(path) - 1)
+        text = ask(last_key, chain[-2].kind, phrase, noun, rng, self.v, len(path) - 1, book)
         steps, support = [], []
         for i, (key, _) in enumerate(path):
             here = chain[i]
             x = here.name if i == 0 else f"#{i}"
-            question = ask(key, here.kind, x, NOUNS[chain[i + 1].kind], None, 0.0)
+            question = subquestion(key, here.kind, x, NOUNS[chain[i + 1].kind], book)
             if key.startswith("@"):
                 answer = format_value(key[1:], here.attrs[key[1:]])
             else:
@@ -294,11 +318,12 @@ class _Builder:
             if na == nb:
                 return None
             answer = a.name if (na < nb) == (mode == "min") else b.name
-        template = pick(COMPARE_ASKS[facet], rng, self.v)
+        template = pick(self.book.compare_asks[facet], rng, self.v)
         text = template.format(a=a.name, b=b.name, noun=NOUNS[kind])
         key = facet if facet in a.rels else "@" + facet
         steps = tuple(
-            (ask(key, kind, e.name, NOUNS[kind], None, 0.0), v) for e, v in ((a, va), (b, vb))
+            (subquestion(key, kind, e.name, NOUNS[kind], self.book), v)
+            for e, v in ((a, va), (b, vb))
         )
         support = tuple((e.id, world.documents[e.id].fact_sentence[facet]) for e in (a, b))
         return _Draft(
@@ -311,7 +336,9 @@ class _Builder:
     def _intersection(self, pool: Sequence[str]) -> _Draft | None:
         world, rng = self.world, self.rng
         answer = world.by_id[pool[rng.randrange(len(pool))]]
-        facets = [f for f in _FACETS.get(answer.kind, ()) if _value(answer, world, f) is not None]
+        facets = [
+            f for f in self.facets.get(answer.kind, ()) if _value(answer, world, f) is not None
+        ]
         if len(facets) < 2:
             return None
         f1, f2 = rng.sample(facets, 2)
@@ -321,9 +348,11 @@ class _Builder:
         second = self.facet_index[(answer.kind, f2, v2)]
         if not 2 <= len(first) <= 5 or len(second) < 2 or len(set(first) & set(second)) != 1:
             return None
-        c1, c2 = clause(f1, v1), clause(f2, v2)
-        text = intersect_ask(answer.kind, c1, c2, rng, self.v)
-        q1, q2 = intersect_steps(answer.kind, c1, c2)
+        c1, c2 = clause(f1, v1, self.book), clause(f2, v2, self.book)
+        text = intersect_ask(answer.kind, c1, c2, rng, self.v, self.book)
+        q1, q2 = intersect_steps(
+            answer.kind, clause(f1, v1, self.book, step=True), clause(f2, v2, self.book, step=True)
+        )
         names = "; ".join(world.by_id[i].name for i in first)
         support: dict[tuple[str, int], None] = {}
         for i in first:
@@ -363,8 +392,14 @@ def _finish(
     context = support_ids + distractors
     rng.shuffle(context)
     return WorldQuestion(
-        id=f"w{world.settings.seed}_{split}_{index}", split=split, type=draft.type,
+        id=f"{_id_prefix(world)}_{split}_{index}", split=split, type=draft.type,
         hops=draft.hops, text=draft.text, answer=draft.answer, decomposition=draft.decomposition,
         support=draft.support, context=tuple(context), relations=draft.relations,
         entities=draft.entities,
     )  # fmt: skip
+
+
+def _id_prefix(world: World) -> str:
+    """``w7`` for a standard world of seed 7, ``w7h`` for the held-out world of that seed (whose
+    questions differ although its entities are the same)."""
+    return f"w{world.settings.seed}" + ("h" if world.settings.heldout else "")

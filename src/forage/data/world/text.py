@@ -6,8 +6,13 @@ object's side), the noun phrases and questions that ask about it. ``render_docum
 entity into its document and records which sentence states which fact, so questions can cite
 sentence ids. The ``paraphrase`` knob (0..1) is the chance of leaving the first, canonical phrasing.
 
+A ``Phrasebook`` bundles every table; ``STANDARD`` (the tables below) writes training worlds and
+in-template evaluation worlds. Every function takes the phrasebook to write from, ``STANDARD`` by
+default. Gold sub-questions (``subquestion``) and the intersection steps' clauses are the standard
+canonical forms in every phrasebook.
+
 Not here: which entities and facts exist (``forage.data.world``), which questions are asked
-(``forage.data.world.questions``).
+(``forage.data.world.questions``), the held-out phrasebook (``forage.data.world.heldout``).
 """
 
 from __future__ import annotations
@@ -149,6 +154,13 @@ _CONFUSIONS = (
     "{n} is not to be confused with {x}, {d}.",
     "{s} is sometimes confused with {x}, {d}.",
 )
+# How a look-alike is described after its name ("Varo Kellen, a painter born in 1931"): a person;
+# else by the first of its country, release year or founding year it has; else by its kind alone.
+_DESCRIPTIONS: Mapping[str, str] = {
+    "person": "{a_occupation} born in {birth_year}", "located_in": "{a_noun} in {o}",
+    "release_year": "{a_noun} from {v}", "founded_year": "the {noun} founded in {v}",
+    "other": "{a_noun}",
+}  # fmt: skip
 _SUBJECT_REFS: Mapping[str, tuple[str, ...]] = {
     "city": ("The city",), "country": ("The country",), "island": ("The island",),
     "studio": ("The studio",), "university": ("The university",), "publisher": ("The publisher",),
@@ -193,24 +205,33 @@ def pick(options: Sequence[str], rng: random.Random, paraphrase: float) -> str:
     return options[0]
 
 
-def describe(entity: Entity, world: World) -> str:
+def describe(entity: Entity, world: World, book: Phrasebook | None = None) -> str:
     """A short true description of an entity, for 'not to be confused with' sentences."""
+    forms = (book or STANDARD).descriptions
     attrs = entity.attrs
+    noun = NOUNS[entity.kind]
     if entity.kind == "person":
-        return f"{article(str(attrs['occupation']))} born in {attrs['birth_year']}"
+        a_occupation = article(str(attrs["occupation"]))
+        return forms["person"].format(a_occupation=a_occupation, birth_year=attrs["birth_year"])
     if "located_in" in entity.rels:
-        return f"{article(NOUNS[entity.kind])} in {world.by_id[entity.rels['located_in']].name}"
-    if "release_year" in attrs:
-        return f"{article(NOUNS[entity.kind])} from {attrs['release_year']}"
-    if "founded_year" in attrs:
-        return f"the {NOUNS[entity.kind]} founded in {attrs['founded_year']}"
-    return article(NOUNS[entity.kind])
+        place = world.by_id[entity.rels["located_in"]].name
+        return forms["located_in"].format(a_noun=article(noun), o=place)
+    for attr in ("release_year", "founded_year"):
+        if attr in attrs:
+            return forms[attr].format(a_noun=article(noun), noun=noun, v=attrs[attr])
+    return forms["other"].format(a_noun=article(noun))
 
 
 def render_document(
-    entity: Entity, world: World, rng: random.Random, paraphrase: float, confusability: float
+    entity: Entity,
+    world: World,
+    rng: random.Random,
+    paraphrase: float,
+    confusability: float,
+    book: Phrasebook | None = None,
 ) -> RenderedDoc:
     """Render ``entity`` as a document: an intro, one sentence per fact, filler; order varied."""
+    book = book or STANDARD
     name = entity.name
     female = entity.attrs.get("gender") == "female"
     is_person = entity.kind == "person"
@@ -221,7 +242,7 @@ def render_document(
             return name
         if is_person:
             return rng.choice((name.split()[-1], "She" if female else "He"))
-        return rng.choice(_SUBJECT_REFS[entity.kind] + ("It",))
+        return rng.choice(book.subject_refs[entity.kind] + ("It",))
 
     def fill(template: str, **extra: str) -> str:
         text = template.format(n=name, s=subject_ref(), p=possessive, **extra)
@@ -230,26 +251,27 @@ def render_document(
     values = {k: format_value(k, v) for k, v in entity.attrs.items()}
     if "occupation" in values:
         values["a_occupation"] = article(values["occupation"])
-    intro = pick(_INTROS[entity.kind], rng, paraphrase).format(n=name, **values)
+    intro = pick(book.intros[entity.kind], rng, paraphrase).format(n=name, **values)
     body: list[tuple[str, str | None]] = []  # (sentence, fact key or None)
     for rel, obj_id in entity.rels.items():
-        body.append((fill(pick(_FACTS[rel], rng, paraphrase), o=world.by_id[obj_id].name), rel))
-    for attr, templates in _ATTR_FACTS.items():
+        body.append((fill(pick(book.facts[rel], rng, paraphrase), o=world.by_id[obj_id].name), rel))
+    for attr, templates in book.attr_facts.items():
         if attr in values and attr not in INTRO_ATTRS[entity.kind]:
             body.append((fill(pick(templates, rng, paraphrase), v=values[attr]), attr))
-    for rel in _INVERSE_FACTS:
+    for rel, templates in book.inverse_facts.items():
         subjects = world.subjects.get((rel, entity.id), ())
         if len(subjects) == 1 and rel != "spouse":
             subject = world.by_id[subjects[0]].name
-            body.append((fill(pick(_INVERSE_FACTS[rel], rng, paraphrase), x=subject), "~" + rel))
-    fillers = list(_FILLERS[entity.kind])
+            body.append((fill(pick(templates, rng, paraphrase), x=subject), "~" + rel))
+    fillers = list(book.fillers[entity.kind])
     rng.shuffle(fillers)
     for template in fillers[: rng.randint(1, 2)]:
         body.append((fill(template), None))
     partners = world.partners.get(entity.id, ())
     if partners and rng.random() < confusability:
         other = world.by_id[partners[rng.randrange(len(partners))]]
-        text = fill(pick(_CONFUSIONS, rng, paraphrase), x=other.name, d=describe(other, world))
+        description = describe(other, world, book)
+        text = fill(pick(book.confusions, rng, paraphrase), x=other.name, d=description)
         body.append((text, None))
     if rng.random() < paraphrase:
         rng.shuffle(body)
@@ -355,9 +377,10 @@ _ASKS: Mapping[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-def ask_templates(hop: str, kind: str) -> tuple[str, ...]:
+def ask_templates(hop: str, kind: str, book: Phrasebook | None = None) -> tuple[str, ...]:
     """The question templates for a hop starting from an entity of ``kind``."""
-    return _ASKS.get(f"{hop}:{kind}", _ASKS[hop])
+    asks = (book or STANDARD).asks
+    return asks.get(f"{hop}:{kind}", asks[hop])
 
 
 def _right_branching(templates: Sequence[str], depth: int) -> Sequence[str]:
@@ -371,13 +394,20 @@ def _right_branching(templates: Sequence[str], depth: int) -> Sequence[str]:
 
 
 def noun_phrase(
-    hop: str, x: str, noun: str, depth: int, rng: random.Random, paraphrase: float
+    hop: str,
+    x: str,
+    noun: str,
+    depth: int,
+    rng: random.Random,
+    paraphrase: float,
+    book: Phrasebook | None = None,
 ) -> str:
     """The answer of ``hop`` described from the phrase ``x`` ("the director of {x}"), where ``x``
     is ``depth`` hops deep (0: a plain name)."""
-    if depth == 0 and hop in _POSSESSIVES and rng.random() < paraphrase * 0.5:
-        return _POSSESSIVES[hop].format(x=x)
-    return pick(_right_branching(_NPS[hop], depth), rng, paraphrase).format(x=x, noun=noun)
+    book = book or STANDARD
+    if depth == 0 and hop in book.possessives and rng.random() < paraphrase * 0.5:
+        return book.possessives[hop].format(x=x)
+    return pick(_right_branching(book.nps[hop], depth), rng, paraphrase).format(x=x, noun=noun)
 
 
 def ask(
@@ -385,14 +415,22 @@ def ask(
     kind: str,
     x: str,
     noun: str,
-    rng: random.Random | None,
+    rng: random.Random,
     paraphrase: float,
     depth: int = 0,
+    book: Phrasebook | None = None,
 ) -> str:
-    """A question asking for the answer of ``hop`` from ``x``; canonical when ``rng`` is None."""
-    templates = _right_branching(ask_templates(hop, kind), depth)
-    template = templates[0] if rng is None else pick(templates, rng, paraphrase)
-    text = template.format(x=x, noun=noun)
+    """A question asking for the answer of ``hop`` from ``x`` (a phrase ``depth`` hops deep)."""
+    templates = _right_branching(ask_templates(hop, kind, book), depth)
+    text = pick(templates, rng, paraphrase).format(x=x, noun=noun)
+    return text[0].upper() + text[1:]
+
+
+def subquestion(hop: str, kind: str, x: str, noun: str, book: Phrasebook | None = None) -> str:
+    """The canonical single-fact question of ``hop`` from ``x``: a gold decomposition's step."""
+    forms = (book or STANDARD).subquestions
+    form = forms[f"{hop}:{kind}"] if f"{hop}:{kind}" in forms else forms[hop]
+    text = form.format(x=x, noun=noun)
     return text[0].upper() + text[1:]
 
 
@@ -439,12 +477,24 @@ _INTERSECT_PERSON_ASKS = (
 )
 
 
-def clause(facet: str, value: str) -> str:
-    return CLAUSES[facet].format(v=value, a_v=article(value))
+def clause(facet: str, value: str, book: Phrasebook | None = None, *, step: bool = False) -> str:
+    """A facet as a clause ("was born in Tovik"): a question's (``book.clauses``) or, with
+    ``step``, a gold sub-question's (``book.step_clauses``)."""
+    book = book or STANDARD
+    table = book.step_clauses if step else book.clauses
+    return table[facet].format(v=value, a_v=article(value))
 
 
-def intersect_ask(kind: str, c1: str, c2: str, rng: random.Random, paraphrase: float) -> str:
-    templates = _INTERSECT_PERSON_ASKS if kind == "person" else _INTERSECT_ASKS
+def intersect_ask(
+    kind: str,
+    c1: str,
+    c2: str,
+    rng: random.Random,
+    paraphrase: float,
+    book: Phrasebook | None = None,
+) -> str:
+    book = book or STANDARD
+    templates = book.intersect_person_asks if kind == "person" else book.intersect_asks
     return pick(templates, rng, paraphrase).format(noun=NOUNS[kind], c1=c1, c2=c2, rel="that")
 
 
@@ -452,3 +502,43 @@ def intersect_steps(kind: str, c1: str, c2: str) -> tuple[str, str]:
     """The two canonical sub-questions of an intersection: list the first set, then filter it."""
     rel = "who" if kind == "person" else "that"
     return f"List every {NOUNS[kind]} {rel} {c1}.", f"Which of #1 {c2}?"
+
+
+# -- phrasebooks ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Phrasebook:
+    """Every template a world's text is written from (see the tables above for their fields'
+    placeholders). ``subquestions`` (hop key, or ``hop:kind``, to one canonical question) and
+    ``step_clauses`` write gold decompositions; every other table writes what a reader sees."""
+
+    intros: Mapping[str, tuple[str, ...]]
+    attr_facts: Mapping[str, tuple[str, ...]]
+    facts: Mapping[str, tuple[str, ...]]
+    inverse_facts: Mapping[str, tuple[str, ...]]
+    fillers: Mapping[str, tuple[str, ...]]
+    confusions: tuple[str, ...]
+    descriptions: Mapping[str, str]
+    subject_refs: Mapping[str, tuple[str, ...]]
+    nps: Mapping[str, tuple[str, ...]]
+    possessives: Mapping[str, str]
+    asks: Mapping[str, tuple[str, ...]]
+    compare_asks: Mapping[str, tuple[str, ...]]
+    clauses: Mapping[str, str]
+    intersect_asks: tuple[str, ...]
+    intersect_person_asks: tuple[str, ...]
+    subquestions: Mapping[str, str]
+    step_clauses: Mapping[str, str]
+
+
+STANDARD_SUBQUESTIONS: Mapping[str, str] = {hop: forms[0] for hop, forms in _ASKS.items()}
+
+STANDARD = Phrasebook(
+    intros=_INTROS, attr_facts=_ATTR_FACTS, facts=_FACTS, inverse_facts=_INVERSE_FACTS,
+    fillers=_FILLERS, confusions=_CONFUSIONS, descriptions=_DESCRIPTIONS,
+    subject_refs=_SUBJECT_REFS, nps=_NPS,
+    possessives=_POSSESSIVES, asks=_ASKS, compare_asks=COMPARE_ASKS, clauses=CLAUSES,
+    intersect_asks=_INTERSECT_ASKS, intersect_person_asks=_INTERSECT_PERSON_ASKS,
+    subquestions=STANDARD_SUBQUESTIONS, step_clauses=CLAUSES,
+)  # fmt: skip
