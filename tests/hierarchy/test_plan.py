@@ -88,3 +88,20 @@ def test_confidence_combines_support_and_token_probability():
     assert confidence("Ada Prell", passage, None) == 1.0
     assert confidence("Ada Prell", passage, [-0.5, -0.5]) == pytest.approx(0.6065, abs=1e-3)
     assert confidence("", passage, None) == 0.0
+
+
+def test_the_probability_of_answering_is_one_minus_that_of_unknown():
+    import math
+
+    from forage.hierarchy.plan import answer_probability, confidence
+
+    alts = ((" Paris", math.log(0.6)), (" unknown", math.log(0.3)), (" Unknown", math.log(0.05)),
+            (" un", math.log(0.04)))  # "un" may begin another word: not counted
+    assert answer_probability(alts) == pytest.approx(1 - 0.35)
+    assert answer_probability(None) is None and answer_probability(()) is None
+    passage = "Paris is the capital of France."
+    sure = confidence("Paris", passage, [-0.1], ((" Paris", math.log(0.99)),))
+    torn = confidence("Paris", passage, [-0.1], alts)
+    assert torn == pytest.approx(sure * 0.65 / 1.0, rel=1e-6)
+    assert confidence("Paris", passage, [-0.1]) == pytest.approx(sure)  # no alternatives: as before
+    assert confidence("unknown", passage, [-0.1], alts) == 0.0

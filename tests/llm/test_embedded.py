@@ -9,6 +9,8 @@ greedy token or a sample. So each compared call is preceded by a call with the s
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from forage.core.budget import Budget
@@ -115,3 +117,18 @@ def test_corrupt_model_file_is_a_clear_error(tmp_path):
 def test_unknown_model_name_lists_the_registered_ones():
     with pytest.raises(ModelLoadError, match="gemma3-270m"):
         EmbeddedLLM("no-such-model")
+
+
+async def test_top_logprobs_rank_alternatives_and_the_greedy_token_is_the_first(smollm2):
+    r = await smollm2.complete(LLMRequest(prompt=PROMPT, max_tokens=4, logprobs=True,
+                                          top_logprobs=5))
+    choice = r.choices[0]
+    assert choice.top_logprobs is not None and choice.token_logprobs is not None
+    assert len(choice.top_logprobs) == len(choice.token_logprobs)
+    for alts, sampled in zip(choice.top_logprobs, choice.token_logprobs, strict=True):
+        assert len(alts) == 5
+        values = [lp for _, lp in alts]
+        assert values == sorted(values, reverse=True) and all(v <= 0 for v in values)
+        assert sum(math.exp(v) for v in values) <= 1 + 1e-6
+        assert values[0] == pytest.approx(sampled, abs=1e-6)  # greedy picks the most likely
+    assert "".join(alts[0][0] for alts in choice.top_logprobs).startswith(choice.text[:1])

@@ -105,6 +105,18 @@ async def test_logprobs_come_back_per_token_in_both_modes(llama_server: str) -> 
         assert all(lp <= 0.0 for lp in logprobs)
 
 
+async def test_top_logprobs_come_back_ranked_in_both_modes(llama_server: str) -> None:
+    async with server_llm(llama_server) as llm:
+        responses = [await llm.complete(r.model_copy(update={"logprobs": True, "top_logprobs": 3}))
+                     for r in (COUNT, CHAT)]
+    for response in responses:
+        tops = response.choices[0].top_logprobs
+        assert tops is not None and len(tops) == response.usage.completion_tokens
+        for alts in tops:
+            assert 1 <= len(alts) <= 3
+            assert [lp for _, lp in alts] == sorted((lp for _, lp in alts), reverse=True)
+
+
 async def test_grammar_constrains_the_output(llama_server: str) -> None:
     request = LLMRequest(
         prompt="Is Paris in France? Answer:", max_tokens=4, temperature=1.0, seed=3,

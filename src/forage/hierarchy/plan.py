@@ -140,16 +140,38 @@ def answer_support(answer: str, passage: str) -> float:
 SHORT_ANSWER_WORDS = 6
 
 
-def confidence(answer: str, passage: str, token_logprobs: Sequence[float] | None) -> float:
-    """How much to trust a reader's answer: its support in the passage, times the geometric-mean
-    token probability of the generated text (1 when logprobs are not available), times a brevity
-    factor — the reader was asked for a short phrase, and a long reply is usually a copied
-    sentence rather than an answer (``SHORT_ANSWER_WORDS`` / words beyond that length)."""
-    if not answer.strip():
+ABSTAIN = "unknown"  # what the reader writes when the passage does not say
+
+
+def answer_probability(first_alternatives: Sequence[tuple[str, float]] | None) -> float | None:
+    """The model's own probability of answering rather than abstaining: 1 - P(the reply starts
+    with "unknown"), summed over the first position's most likely tokens that begin that word
+    (three letters or more, any case). None without alternatives (the backend gave none)."""
+    if not first_alternatives:
+        return None
+    p = sum(math.exp(lp) for tok, lp in first_alternatives
+            if len(t := tok.strip().lower()) >= 3 and ABSTAIN.startswith(t))
+    return max(0.0, 1.0 - p)
+
+
+def confidence(
+    answer: str, passage: str, token_logprobs: Sequence[float] | None,
+    first_alternatives: Sequence[tuple[str, float]] | None = None,
+) -> float:
+    """How much to trust a reader's answer: its support in the passage, times the model's
+    probability of answering at all rather than "unknown" (``answer_probability``; 1 where the
+    backend gives no alternatives), times the geometric-mean token probability of the generated
+    text (1 when logprobs are not available), times a brevity factor — the reader was asked for a
+    short phrase, and a long reply is usually a copied sentence rather than an answer
+    (``SHORT_ANSWER_WORDS`` / words beyond that length). An abstention is 0."""
+    if not answer.strip() or answer.strip().lower() == ABSTAIN:
         return 0.0
     p = 1.0
     if token_logprobs:
         p = math.exp(sum(token_logprobs) / len(token_logprobs))
+    answering = answer_probability(first_alternatives)
+    if answering is not None:
+        p *= answering
     words = len(answer.split())
     brevity = min(1.0, SHORT_ANSWER_WORDS / words)
     return answer_support(answer, passage) * p * brevity

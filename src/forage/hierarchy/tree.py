@@ -58,6 +58,7 @@ from forage.hierarchy.tree_prompts import (
 log = logging.getLogger(__name__)
 
 Gen = Generator[Step, Any, Any]
+TOP_ALTERNATIVES = 5  # first-position alternatives the reader asks for (P("unknown"))
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,12 @@ class _Run:
     @property
     def logprobs(self) -> bool:
         return self.s.use_logprobs and self.ctx.capabilities.supports_logprobs
+
+    @property
+    def top_logprobs(self) -> int:
+        """Alternatives per position for the reader: its P("unknown") is part of confidence."""
+        return TOP_ALTERNATIVES if (self.logprobs
+                                    and self.ctx.capabilities.supports_top_logprobs) else 0
 
     # -- working memory ------------------------------------------------------------------------
 
@@ -330,7 +337,8 @@ class _Run:
             passage = titled(hit.document.title, hit.document.text)
             notes.append(f"Passage: {passage}")
             request = render(reader_prompt(question, passage, memory, self.s.exemplars,
-                                           logprobs=self.logprobs, seed=self.ctx.seed),
+                                           logprobs=self.logprobs,
+                                           top_logprobs=self.top_logprobs, seed=self.ctx.seed),
                              self.ctx.profile)
             try:
                 response = yield Generate(request, task=task, label="read")
@@ -340,7 +348,9 @@ class _Run:
             text = clean_answer(response.text)
             if text.lower() == "unknown":
                 text = ""
-            conf = confidence(text, passage, response.choices[0].token_logprobs)
+            choice = response.choices[0]
+            conf = confidence(text, passage, choice.token_logprobs,
+                              choice.top_logprobs[0] if choice.top_logprobs else None)
             if conf > best.confidence or not best.answer:
                 best = _Outcome(text, conf)
             if conf >= self.s.threshold:

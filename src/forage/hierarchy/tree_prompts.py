@@ -102,14 +102,15 @@ def _reader_shots(exemplars: ExemplarSet) -> list[Block]:
 
 def reader_prompt(
     sub_question: str, passage: str, memory: Memory, exemplars: ExemplarSet, *,
-    max_tokens: int = 24, logprobs: bool = False, seed: int | None = None,
+    max_tokens: int = 24, logprobs: bool = False, top_logprobs: int = 0, seed: int | None = None,
 ) -> PromptSpec:
     return PromptSpec(
         instruction=READ_INSTRUCTION,
         shots=tuple(_reader_shots(exemplars)),
         query=_reader_block(memory.lines(), passage, sub_question),
         stop=("\n",),
-        generation=Generation(max_tokens=max_tokens, logprobs=logprobs, seed=seed),
+        generation=Generation(max_tokens=max_tokens, logprobs=logprobs,
+                              top_logprobs=top_logprobs if logprobs else 0, seed=seed),
         chat=Chat(hint="Reply with the answer only. If the passage does not say, reply: unknown.",
                   heading=EXAMPLES),
     )

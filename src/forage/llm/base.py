@@ -36,6 +36,9 @@ class LLMRequest(_Frozen):
     seed: int | None = None
     n: int = 1
     logprobs: bool = False
+    # With ``logprobs``: also the ``top_logprobs`` most likely tokens at each position (OpenAI's
+    # field of that name); what a reader's confidence reads P("unknown") from.
+    top_logprobs: int = 0
     grammar: str | None = None  # GBNF
 
     @model_validator(mode="after")
@@ -46,6 +49,10 @@ class LLMRequest(_Frozen):
             raise ValueError("max_tokens must be >= 1")
         if self.n < 1:
             raise ValueError("n must be >= 1")
+        if not 0 <= self.top_logprobs <= 20:
+            raise ValueError("top_logprobs must lie within 0-20")
+        if self.top_logprobs and not self.logprobs:
+            raise ValueError("top_logprobs needs logprobs")
         return self
 
     @property
@@ -64,6 +71,8 @@ class Choice(_Frozen):
     text: str
     finish_reason: str | None = None
     token_logprobs: tuple[float, ...] | None = None
+    # Per generated token, the request's ``top_logprobs`` most likely (token text, logprob).
+    top_logprobs: tuple[tuple[tuple[str, float], ...], ...] | None = None
 
     @property
     def logprob(self) -> float | None:
@@ -96,6 +105,7 @@ class Capabilities(_Frozen):
     supports_completion: bool = True
     supports_n: bool = False
     supports_logprobs: bool = False
+    supports_top_logprobs: bool = False  # the most likely alternatives at each position
     supports_grammar: bool = False
     supports_kv_edit: bool = False
     context_window: int | None = None
@@ -130,6 +140,8 @@ def check_supported(caps: Capabilities, request: LLMRequest) -> None:
         raise ConfigError("this backend has no completion mode")
     if request.logprobs and not caps.supports_logprobs:
         raise ConfigError("this backend does not return logprobs")
+    if request.top_logprobs and not caps.supports_top_logprobs:
+        raise ConfigError("this backend does not return top logprobs")
     if request.grammar and not caps.supports_grammar:
         raise ConfigError("this backend does not support GBNF grammars")
 

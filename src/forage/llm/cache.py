@@ -53,9 +53,10 @@ class CacheMiss(ConfigError):
 
 
 def cache_key(model_id: str, request: LLMRequest) -> str:
-    payload = json.dumps(
-        {"model": model_id, "request": request.model_dump(mode="json")}, sort_keys=True
-    )
+    fields = request.model_dump(mode="json")
+    if not fields["top_logprobs"]:  # added later: keys of requests without it stay as they were
+        del fields["top_logprobs"]
+    payload = json.dumps({"model": model_id, "request": fields}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

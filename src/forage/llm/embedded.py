@@ -98,6 +98,7 @@ class EmbeddedLLM:
             supports_completion=True,
             supports_n=False,
             supports_logprobs=True,
+            supports_top_logprobs=True,
             supports_grammar=True,
             supports_kv_edit=True,
             context_window=n_ctx,
@@ -225,14 +226,18 @@ class EmbeddedLLM:
         stream = TokenStream(llama, clear=False)
         stream.eval(tokens[keep:])
         before = len(stream)
+        tops: list[tuple[tuple[str, float], ...]] = []
         text, logprobs, finish = stream.generate(
             max_tokens,
             stop=stop,
             temperature=request.temperature,
             top_p=request.top_p,
             seed=seed if seed is not None else 0,
+            top=request.top_logprobs,
+            tops=tops,
         )
         return (
-            Choice(text=text, finish_reason=finish, token_logprobs=tuple(logprobs)),
+            Choice(text=text, finish_reason=finish, token_logprobs=tuple(logprobs),
+                   top_logprobs=tuple(tops) if request.top_logprobs else None),
             max(len(logprobs), len(stream) - before),
         )

@@ -219,6 +219,7 @@ class OpenAICompatLLM:
             supports_completion=supports_completion,
             supports_n=supports_n,
             supports_logprobs=supports_logprobs,
+            supports_top_logprobs=supports_logprobs,
             supports_grammar=supports_grammar,
             supports_kv_edit=False,
             context_window=context_window,
@@ -331,9 +332,9 @@ class OpenAICompatLLM:
                 # top_logprobs=0: the sampled tokens' logprobs only. llama.cpp's server returns no
                 # chat logprobs at all without it (measured with llama-cpp-python 0.3.36).
                 payload["logprobs"] = True
-                payload["top_logprobs"] = 0
+                payload["top_logprobs"] = request.top_logprobs
             else:
-                payload["logprobs"] = 1
+                payload["logprobs"] = max(1, request.top_logprobs)
         if request.grammar is not None:
             payload["grammar"] = request.grammar
         return payload
@@ -432,17 +433,20 @@ class OpenAICompatLLM:
                     text = ""  # a null content is an empty answer, not a malformed reply
             if not isinstance(text, str):
                 raise bad("has a choice without text")
-            logprobs = None
+            logprobs = tops = None
             if request.logprobs:
                 logprobs = _token_logprobs(c.get("logprobs"), request.mode)
                 if logprobs is None:
                     raise bad("has no logprobs although they were requested")
+            if request.top_logprobs:
+                tops = _top_logprobs(c.get("logprobs"), request.mode)
             finish = c.get("finish_reason")
             choices.append(
                 Choice(
                     text=text,
                     finish_reason=finish if isinstance(finish, str) else None,
                     token_logprobs=logprobs,
+                    top_logprobs=tops,
                 )
             )
         model = data.get("model")
@@ -507,6 +511,37 @@ def _token_logprobs(raw: Any, mode: str) -> tuple[float, ...] | None:
     if not all(isinstance(v, int | float) or v is None for v in values):
         return None
     return tuple(float(v) for v in values if v is not None)
+
+
+def _top_logprobs(raw: Any, mode: str) -> tuple[tuple[tuple[str, float], ...], ...] | None:
+    """The alternatives at each position: chat ``{"content": [{"top_logprobs": [{"token": t,
+    "logprob": x}, ...]}, ...]}``, completion ``{"top_logprobs": [{t: x, ...}, ...]}``; most
+    likely first. None when absent or malformed (the caller falls back to the sampled tokens)."""
+    if not isinstance(raw, dict):
+        return None
+    out: list[tuple[tuple[str, float], ...]] = []
+    if mode == "chat":
+        items = raw.get("content")
+        if not isinstance(items, list):
+            return None
+        for i in items:
+            alts = i.get("top_logprobs") if isinstance(i, dict) else None
+            if not isinstance(alts, list):
+                return None
+            pairs = [(a.get("token"), a.get("logprob")) for a in alts if isinstance(a, dict)]
+            out.append(tuple(sorted(((str(t), float(x)) for t, x in pairs
+                                     if isinstance(t, str) and isinstance(x, int | float)),
+                                    key=lambda p: -p[1])))
+    else:
+        items = raw.get("top_logprobs")
+        if not isinstance(items, list):
+            return None
+        for alts in items:
+            if not isinstance(alts, dict):
+                return None
+            out.append(tuple(sorted(((str(t), float(x)) for t, x in alts.items()
+                                     if isinstance(x, int | float)), key=lambda p: -p[1])))
+    return tuple(out)
 
 
 __all__ = [

@@ -137,12 +137,16 @@ class TokenStream:
         top_p: float = 1.0,
         seed: int = 0,
         eos: bool = True,
+        top: int = 0,
+        tops: list[tuple[tuple[str, float], ...]] | None = None,
     ) -> tuple[str, list[float], str]:
         """Sample up to ``max_tokens`` tokens onto the stream.
 
         Returns ``(text, token_logprobs, finish_reason)``. A stop string ends generation; the
         stream keeps the tokens up to and including the one that completed the stop string (the
-        caller may ``truncate``), and the returned text is cut before the stop string.
+        caller may ``truncate``), and the returned text is cut before the stop string. With
+        ``top`` > 0, the ``top`` most likely (token text, logprob) at each position are appended
+        to ``tops``.
         """
         rng = np.random.default_rng(seed)
         eos_id = self._llama.token_eos()
@@ -154,7 +158,12 @@ class TokenStream:
                 return text, logprobs, "length"
             logits = self.logits()
             tok = sample_token(logits, temperature=temperature, top_p=top_p, rng=rng)
-            logprobs.append(float(log_softmax(logits.astype(np.float64))[tok]))
+            lp = log_softmax(logits.astype(np.float64))
+            logprobs.append(float(lp[tok]))
+            if top and tops is not None:
+                best = np.argpartition(-lp, top)[:top]
+                best = best[np.argsort(-lp[best])]
+                tops.append(tuple((self.detokenize([int(i)]), float(lp[i])) for i in best))
             if eos and tok == eos_id:
                 return text, logprobs, "stop"
             self.eval([tok])

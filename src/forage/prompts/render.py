@@ -63,7 +63,8 @@ def render_chat(spec: PromptSpec) -> LLMRequest:
 def _settings(spec: PromptSpec, max_tokens: int) -> dict[str, object]:
     g = spec.generation
     return {"max_tokens": max_tokens, "temperature": g.temperature, "top_p": g.top_p,
-            "seed": g.seed, "n": g.n, "logprobs": g.logprobs, "grammar": g.grammar}
+            "seed": g.seed, "n": g.n, "logprobs": g.logprobs, "top_logprobs": g.top_logprobs,
+            "grammar": g.grammar}
 
 
 RENDERERS: dict[str, Callable[[PromptSpec], LLMRequest]] = {

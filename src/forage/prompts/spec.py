@@ -61,6 +61,7 @@ class Generation:
     seed: int | None = None
     n: int = 1
     logprobs: bool = False
+    top_logprobs: int = 0
     grammar: str | None = None  # GBNF
 
 
