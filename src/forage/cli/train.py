@@ -152,6 +152,10 @@ def train(
         help="Most shots of some formats instead of --max-shots, e.g. plan=0.")] = "",
     world_paraphrase: Annotated[float, typer.Option(
         help="How often training worlds' text leaves the canonical phrasing (0-1).")] = 0.5,
+    calls: Annotated[list[Path] | None, typer.Option(
+        help="A bench call cache (DIR/cache.sqlite) of runs on training data: its reader calls, "
+             "relabelled from gold support, join the mixture (repeatable; cap with "
+             "--format-counts calls=N).")] = None,
     base: Annotated[str, typer.Option(help="Registered embedded base model.")] = "smollm2",
     epochs: Annotated[float, typer.Option(help="Passes over the mixture.")] = 1.0,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
@@ -192,7 +196,11 @@ def train(
         world_seeds=_ints(world_seeds), train_dir=str(train_data) if train_data else None,
         eval_dir=str(eval_data), max_shots=max_shots,
         format_counts=_counts("--format-counts", format_counts),
-        format_shots=_counts("--format-shots", format_shots), world_paraphrase=world_paraphrase)
+        format_shots=_counts("--format-shots", format_shots), world_paraphrase=world_paraphrase,
+        calls=tuple(str(c) for c in calls or ()))
+    for c in calls or ():
+        if not c.is_file():
+            raise ConfigError(f"--calls {c}: no such call cache")
     # Every setting is checked before the mixture is built: a bad one costs nothing.
     from forage.train.trainer import TrainSettings
 

@@ -9,6 +9,9 @@ sources so no single source fills a format. Each example's few-shot exemplars ar
 prompts with dev shots without the model learning one fixed set. Every rendered example is checked
 again by the guard (prompt and completion) and dropped when longer than ``max_chars``.
 
+With ``calls`` (bench call caches of runs on training data), the reader calls they hold join the
+mixture as format ``calls``, relabelled from gold support (``forage.train.calls``).
+
 The same settings give the same examples, byte for byte; ``Mixture.digest`` is the sha256 of their
 JSON lines. ``save``/``load`` write and read ``examples.jsonl`` and ``mixture.json`` (settings,
 counts, digest, the guard's digest).
@@ -32,6 +35,8 @@ from forage.data.world import WorldSettings
 from forage.prompts.common import Exemplar
 from forage.prompts.exemplars import DevExample, DevStep, ExemplarSet
 from forage.prompts.spec import titled
+from forage.train.calls import FORMAT as CALLS
+from forage.train.calls import reader_calls, relabel
 from forage.train.formats import FORMATS, Example, examples_for
 from forage.train.gold import Gold, records_in, to_dev_example, world_records
 from forage.train.guard import Guard, check_train_seed, eval_guard
@@ -57,6 +62,9 @@ class MixtureSettings:
     format_counts: tuple[tuple[str, int], ...] = ()
     format_shots: tuple[tuple[str, int], ...] = ()
     world_paraphrase: float = 0.5
+    # Call caches of bench runs on training data: their reader calls, relabelled from gold support
+    # (``forage.train.calls``), join the mixture as format "calls" (``format_counts`` caps them).
+    calls: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.formats if f not in FORMATS]
@@ -74,7 +82,7 @@ class MixtureSettings:
             raise ConfigError(f"world paraphrase must lie within 0-1, not {self.world_paraphrase}")
         for what, pairs in (("count", self.format_counts), ("shots", self.format_shots)):
             for fmt, n in pairs:
-                if fmt not in self.formats:
+                if fmt not in self.formats and not (fmt == CALLS and self.calls):
                     raise ConfigError(f"format {what} for {fmt!r}, which is not a format of "
                                       f"this mixture ({', '.join(self.formats)})")
                 if n < (1 if what == "count" else 0) or (what == "shots" and n > 4):
@@ -88,7 +96,7 @@ class MixtureSettings:
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
-        for k in ("format_counts", "format_shots", "world_paraphrase"):  # new: only when set
+        for k in ("format_counts", "format_shots", "world_paraphrase", "calls"):  # only when set
             if d[k] == MixtureSettings.__dataclass_fields__[k].default:
                 del d[k]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
@@ -253,5 +261,14 @@ def build_mixture(settings: MixtureSettings, *, guard: Guard | None = None) -> M
                 kept += 1
         if kept < wanted:
             log.info("format %s: %d examples (fewer than %d)", fmt, kept, wanted)
+    if settings.calls:
+        found = [c for path in settings.calls for c in reader_calls(path)]
+        labelled, why = relabel(found, records, guard)
+        rng.shuffle(labelled)
+        wanted = dict(settings.format_counts).get(CALLS, len(labelled))
+        examples += labelled[:wanted]
+        dropped.update({f"call ({k})": v for k, v in why.items() if v})
+        log.info("calls: %d reader calls found, %d labelled, %d kept", len(found),
+                 len(labelled), min(wanted, len(labelled)))
     rng.shuffle(examples)
     return Mixture(settings, tuple(examples), guard.digest, dict(sorted(dropped.items())))
