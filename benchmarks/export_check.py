@@ -59,14 +59,20 @@ def main() -> None:
                                   ("q/k permutation wrong", wrong, trained)):
             llm = Llama(model_path=str(base_file), lora_path=str(lora) if lora else None,
                         n_ctx=2048, verbose=False, seed=0)
-            rows[label] = [logprob_diff(t, llama_next_logprobs(llm, i))
-                           for t, i in zip(want, ids, strict=True)]
+            pairs = [(t, llama_next_logprobs(llm, i)) for t, i in zip(want, ids, strict=True)]
+            rows[label] = [logprob_diff(t, q) for t, q in pairs]
+            for k in (1, 3):
+                rows.setdefault(f"{label} top{k}", []).extend(
+                    logprob_diff(t, q, top=k) for t, q in pairs)
+            rows.setdefault(f"{label} weighted", []).extend(
+                float(np.sum(np.exp(t[b := np.argsort(-t)[:10]]) * np.abs(t[b] - q[b]))
+                      / np.sum(np.exp(t[b]))) for t, q in pairs)
             del llm
     print(f"{len(prompts)} prompts, adapter {args.adapter}; largest |log p torch - log p llama.cpp|"
           f" over torch's top tokens; tolerance {LOGPROB_TOLERANCE}")
     for label, diffs in rows.items():
         d = np.array(diffs)
-        print(f"  {label:<24} max {d.max():.3f}  median {np.median(d):.3f}  "
+        print(f"  {label:<34} max {d.max():.3f}  median {np.median(d):.3f}  "
               f"over tolerance {int((d > LOGPROB_TOLERANCE).sum())}/{len(d)}")
 
 

@@ -117,3 +117,23 @@ def test_a_resumed_run_can_stop_early_on_the_planned_schedule(base, toy, tmp_pat
     other = TrainSettings(**{**settings.to_dict(), "targets": settings.targets, "lr": 2e-3})
     with pytest.raises(ConfigError, match="another run"):
         train(examples, other, tmp_path / "c", model_and_tokenizer=_fresh(base))
+
+
+def test_the_export_check_passes_a_right_export_and_fails_a_wrong_q_k_permutation(
+        base, toy, tmp_path):
+    """The negative control: forage-small's real LoRA, written right and with the q/k rows left
+    unpermuted; only the right one stays within the log-probability tolerance."""
+    from forage.train.adapter_init import load_init
+
+    model, tokenizer = _fresh(base)
+    settings = TrainSettings()
+    peft = with_lora(model, settings)
+    load_init(peft, "forage-small", settings)
+    prompts = [e.prompt for e in toy[1]][:4]
+    right = write_adapter(peft, tmp_path / "right.gguf")
+    wrong = write_adapter(peft, tmp_path / "wrong.gguf", qk_permutation=False)
+    ok = check_adapter(right, base_path("smollm2"), peft, tokenizer, prompts, max_tokens=4)
+    bad = check_adapter(wrong, base_path("smollm2"), peft, tokenizer, prompts, max_tokens=4)
+    assert ok.passed, ok.max_logprob_diff
+    assert not bad.passed, bad.max_logprob_diff
+    assert bad.max_logprob_diff > 2 * ok.max_logprob_diff

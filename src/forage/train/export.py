@@ -191,7 +191,8 @@ def llama_next_logprobs(llm: Any, ids: Sequence[int]) -> Any:
 
     llm.reset()
     llm.eval(list(ids))
-    logits = np.asarray(llm.scores[llm.n_tokens - 1], dtype=np.float64)
+    ptr = llm._ctx.get_logits_ith(-1)  # llama-cpp-python keeps no scores without logits_all
+    logits = np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),)).astype(np.float64)
     logits -= logits.max()
     return logits - np.log(np.exp(logits).sum())
 
