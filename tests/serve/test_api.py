@@ -151,6 +151,16 @@ def test_wrongly_typed_fields_get_400_invalid_type_and_are_never_run():
         assert traces["data"] == []  # nothing ran
 
 
+def test_the_trace_and_the_viewer_show_model_time_and_the_wait_for_the_model_apart():
+    with live_server() as live:
+        ext = chat(live, ask()).json()["forage"]
+        assert ext["ledger"]["llm_seconds"] > 0 and ext["ledger"]["llm_wait_seconds"] >= 0
+        trace = httpx.get(f"{live.url}/v1/traces/{ext['trace_id']}", headers=live.headers()).json()
+        assert "llm_wait_seconds" in json.dumps(trace)
+        page = httpx.get(f"{live.url}{ext['view_url']}").text
+        assert "s of model time +" in page and "s waiting for the model" in page
+
+
 def test_the_viewer_needs_the_key_or_the_traces_own_token():
     with live_server() as live:
         ext = chat(live, ask()).json()["forage"]
