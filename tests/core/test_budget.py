@@ -40,6 +40,16 @@ def test_usage_adds_up():
     assert s.seconds == pytest.approx(1.5)
 
 
+def test_usage_written_before_waits_were_kept_apart_reads_them_as_zero():
+    old = {"prompt_tokens": 3, "cached_prompt_tokens": 0, "completion_tokens": 2, "llm_calls": 1,
+           "search_calls": 0, "tool_tokens": 0, "llm_seconds": 0.7, "tool_seconds": 0.0}
+    u = Usage.from_dict(old)
+    assert (u.llm_seconds, u.llm_wait_seconds) == (0.7, 0.0)
+    waited = usage_of_llm_call(3, 2, seconds=0.5, wait_seconds=0.25)
+    assert Usage.from_dict(waited.to_dict()) == waited
+    assert (u + waited).llm_wait_seconds == 0.25 and waited.seconds == 0.5  # own time only
+
+
 def test_max_tokens_is_clipped_to_what_the_budget_can_pay():
     b = Budget(100)
     r = b.reserve_llm(prompt_tokens=200, max_tokens=500)  # prompt costs 50, leaves 50

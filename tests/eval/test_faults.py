@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -387,3 +388,71 @@ def test_sqlite_rows_of_a_killed_sweep_are_never_half_written(small_world, refer
         kill_when_held(start(bench_args(small_world.path, out, stub.url)), stub)
     got = {tuple(r[:5]): comparable(r[5]) for r in rows(out)}
     assert got and all(reference.by_key[k] == v for k, v in got.items())
+
+
+# -- bad input: a Ray address with nothing (or no Ray) behind it, a manifest that is not JSON ----
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_bounded(args: list[str], limit_s: float) -> tuple[int, str, str, float]:
+    """Run ``args`` to the end, killed (and the test failed) if it runs past ``limit_s``."""
+    t0 = time.monotonic()
+    p = start(args)
+    try:
+        out, err = p.communicate(timeout=limit_s)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        pytest.fail(f"still running after {limit_s:g}s; stderr: {err[-2000:]}")
+    return p.returncode, out, err, time.monotonic() - t0
+
+
+def ray_bench_args(world: Path, out: Path, url: str, address: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "forage.cli.app", "bench", "--dataset", str(world),
+            "--strategies", "rag", "--budgets", "500", "--limit", "2", "--base-url", url,
+            "--out", str(out), "--executor", "ray", "--address", address, *extra]
+
+
+@pytest.mark.ray
+def test_a_ray_address_with_nothing_behind_it_is_one_line_within_the_connect_timeout(
+        small_world, tmp_path):
+    address = f"127.0.0.1:{_closed_port()}"
+    with StubServer("ok") as stub:
+        code, _, stderr, took = run_bounded(  # the default connect timeout (30 s)
+            ray_bench_args(small_world.path, tmp_path / "out", stub.url, address), 90)
+    assert code == 2
+    line = error_line(stderr)  # one line: no Ray log lines around it
+    assert f"cannot connect to the Ray cluster at {address}" in line
+    assert took < 60, f"took {took:.0f}s"
+
+
+@pytest.mark.ray
+def test_a_ray_address_that_is_no_ray_head_is_one_line_within_the_connect_timeout(
+        small_world, tmp_path):
+    with socket.socket() as listener, StubServer("ok") as stub:  # answers TCP, never speaks Ray
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+        code, _, stderr, took = run_bounded(ray_bench_args(
+            small_world.path, tmp_path / "out", stub.url, address, "--connect-timeout", "5"), 90)
+    assert code == 2
+    assert f"cannot connect to the Ray cluster at {address}" in error_line(stderr)
+    assert took < 60, f"took {took:.0f}s"
+
+
+def test_a_model_manifest_that_is_not_json_is_one_readable_line(small_world, tmp_path):
+    manifest = tmp_path / "adapter.json"
+    manifest.write_text("{not json\n")
+    code, _, stderr = run([sys.executable, "-m", "forage.cli.app", "bench", "--dataset",
+                           str(small_world.path), "--model", str(manifest), "--out",
+                           str(tmp_path / "out")])
+    assert code == 1
+    line = error_line(stderr)
+    assert str(manifest) in line and "line 1, column 2" in line, line
+    assert "JSONDecodeError" not in line and "Error(" not in line

@@ -67,6 +67,16 @@ def test_cell_stats_means_totals_and_counters():
     assert 0.0 <= d["acc_ci"][0] <= 2 / 3 <= d["acc_ci"][1] <= 1.0
 
 
+def test_results_journaled_before_the_wait_was_kept_apart_still_aggregate():
+    old, new = result(qid="a"), result(qid="b")
+    del old.usage["llm_wait_seconds"]  # a row written before the field existed
+    old.usage["llm_seconds"], new.usage["llm_seconds"] = 3.0, 1.0
+    new.usage["llm_wait_seconds"] = 2.0
+    s = cell_stats([old, new], n_boot=10)
+    assert s.counters_total["llm_seconds"] == 4.0 and s.counters_total["llm_wait_seconds"] == 2.0
+    assert s.to_dict()["llm_wait_seconds_mean"] == 1.0
+
+
 def test_cell_stats_refuses_mixed_cells():
     with pytest.raises(ValueError):
         cell_stats([result(budget=1.0e3), result(budget=2.0e3)])

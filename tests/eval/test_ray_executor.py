@@ -258,12 +258,25 @@ def test_ray_options_need_the_ray_executor(small_world, tmp_path, capsys):
     code = main(["bench", "--dataset", str(small_world.path), "--address", "127.0.0.1:1",
                  "--out", str(tmp_path / "b")])
     assert code == 2
-    assert "--address, --workers and --cpus-per-worker need --executor ray" in (
+    assert "--address, --workers, --cpus-per-worker and --connect-timeout need --executor ray" in (
         capsys.readouterr().err)
     code = main(["bench", "--dataset", str(small_world.path), "--executor", "ray",
                  "--workers", "0", "--out", str(tmp_path / "b")])
     assert code == 2
     assert "workers must be at least 1, not 0" in capsys.readouterr().err
+
+
+def test_a_successful_ray_bench_prints_nothing_of_rays_on_stderr(ray_head, small_world, tmp_path):
+    from stub_openai import StubServer  # type: ignore[import-not-found]
+
+    with StubServer("ok") as stub:
+        done = bench("--dataset", str(small_world.path), "--strategies", "rag", "--budgets", "500",
+                     "--limit", "2", "--base-url", stub.url, "--retries", "0", "--executor", "ray",
+                     "--address", ray_head, "--workers", "1", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    # No Ray log lines (an "E core_worker.cc" line, a token-auth WARNING): stderr is empty.
+    assert done.stderr == "", done.stderr[-2000:]
+    assert "wrote" in done.stdout
 
 
 def journal_rows(folder: Path) -> dict:

@@ -9,7 +9,9 @@ greedy token or a sample. So each compared call is preceded by a call with the s
 
 from __future__ import annotations
 
+import asyncio
 import math
+import time
 
 import pytest
 
@@ -100,6 +102,20 @@ async def test_shared_prefix_is_reported_as_cached(gemma):
 async def test_prompt_longer_than_context_is_refused(smollm2):
     with pytest.raises(ContextOverflow):
         await complete(smollm2, LLMRequest(prompt="word " * 1500, max_tokens=4), Budget())
+
+
+async def test_concurrent_calls_count_their_wait_for_the_model_apart_from_model_time(smollm2):
+    budget = Budget()
+    t0 = time.perf_counter()
+    await asyncio.gather(*(complete(smollm2, LLMRequest(prompt=f"{PROMPT} {i}", max_tokens=8),
+                                    budget) for i in range(3)))
+    wall = time.perf_counter() - t0
+    usage = budget.ledger.usage
+    # One model, one call at a time: its own time fits in the wall time; the rest was queueing.
+    assert usage.llm_calls == 3 and 0 < usage.llm_seconds <= wall
+    assert usage.llm_wait_seconds > 0
+    assert max(e.usage.llm_wait_seconds for e in budget.ledger.entries) >= min(
+        e.usage.llm_seconds for e in budget.ledger.entries)
 
 
 def test_missing_model_file_is_a_clear_error(tmp_path):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from forage.core.budget import Budget, Caps
@@ -173,3 +176,49 @@ async def test_estimated_token_counts_are_reserved_with_headroom():
     budget = Budget(caps=Caps(prompt_tokens=20))
     with pytest.raises(BudgetExhausted):  # 10 words -> 13 + 8 reserved > 20
         await complete(llm, LLMRequest(prompt=" ".join(["w"] * 10), max_tokens=1), budget)
+
+
+class _OneAtATime:
+    """A backend that, like the embedded one, runs one call at a time behind a lock and reports
+    the time a call held the model as its own ``seconds``."""
+
+    def __init__(self, hold_s: float) -> None:
+        self._inner = FunctionLLM(lambda r: "ok")
+        self._lock = asyncio.Lock()
+        self.hold_s = hold_s
+
+    model_id = "one-at-a-time"
+    capabilities = Capabilities(exact_token_count=True)
+
+    def count_tokens(self, text: str) -> int:
+        return self._inner.count_tokens(text)
+
+    async def complete(self, request: LLMRequest):  # type: ignore[no-untyped-def]
+        async with self._lock:
+            t0 = time.perf_counter()
+            await asyncio.sleep(self.hold_s)
+            response = await self._inner.complete(request)
+            return response.model_copy(update={"seconds": time.perf_counter() - t0})
+
+
+async def test_waiting_for_a_busy_model_is_recorded_apart_from_the_models_own_time():
+    llm, budget = _OneAtATime(hold_s=0.1), Budget()
+    t0 = time.perf_counter()
+    await asyncio.gather(*(complete(llm, LLMRequest(prompt=f"q{i}", max_tokens=2), budget)
+                           for i in range(3)))
+    wall = time.perf_counter() - t0
+    entries = budget.ledger.entries
+    own = [e.usage.llm_seconds for e in entries]
+    waits = sorted(e.usage.llm_wait_seconds for e in entries)
+    # The model ran one call at a time: its own time cannot add up to more than the wall time.
+    assert sum(own) <= wall and all(s >= 0.1 for s in own)
+    # The second call waited for one call to finish, the third for two.
+    assert waits[0] < 0.05 and waits[1] >= 0.09 and waits[2] >= 0.19
+    assert budget.ledger.usage.llm_wait_seconds == pytest.approx(sum(waits))
+
+
+async def test_a_backend_that_reports_no_time_has_the_whole_call_counted_as_its_own():
+    budget = Budget()
+    await complete(FunctionLLM(lambda r: "ok"), LLMRequest(prompt="q", max_tokens=2), budget)
+    (entry,) = budget.ledger.entries
+    assert entry.usage.llm_seconds > 0 and entry.usage.llm_wait_seconds == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from forage.core.errors import ModelLoadError
-from forage.llm.models import assemble_verified, is_whole
+from forage.llm.models import assemble_verified, is_whole, resolve_model
 
 
 def chunks(tmp_path: Path, parts: list[bytes]) -> tuple[list[Path], str, int]:
@@ -89,3 +89,21 @@ def test_gemma_with_a_truncated_file_in_the_cache_is_reassembled(tmp_path):
     path = resolve_model("gemma3-270m", cache_dir=tmp_path).path
     assert path == target
     assert hashlib.sha256(path.read_bytes()).hexdigest() == pkg.EXPECTED_SHA256
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("", "not valid JSON (Expecting value at line 1, column 1)"),
+    ('{"format": "forage-adapter/1",\n  "base": {"model": "smollm2",}\n}',
+     "at line 2, column 31)"),
+    ('{"format": "forage-adapter/1"}', "it has no 'base' field"),
+    ("[1, 2]", "it must be a JSON object"),
+])
+def test_a_manifest_that_cannot_be_read_says_why_in_one_readable_line(tmp_path, text, expected):
+    path = tmp_path / "adapter.json"
+    path.write_text(text)
+    with pytest.raises(ModelLoadError) as info:
+        resolve_model(str(path))
+    message = str(info.value)
+    assert message.startswith(f"{path} is not a forage train manifest: ")
+    assert expected in message and "\n" not in message
+    assert "Error(" not in message and "JSONDecodeError" not in message  # no Python repr

@@ -139,6 +139,28 @@ def test_bad_input_gets_openai_errors_and_the_server_keeps_serving():
         assert ok.status_code == 200 and ok.json()["choices"][0]["message"]["content"]
 
 
+def test_wrongly_typed_fields_get_400_invalid_type_and_are_never_run():
+    with live_server() as live:
+        for field, value in (("budget", "500"), ("budget", True), ("stream", "yes")):
+            error = _assert_error(chat(live, ask(**{field: value})), 400, "invalid_type")
+            assert error["param"] == field and error["type"] == "invalid_request_error"
+        error = _assert_error(chat(live, {"model": "forage-rag",
+                                          "messages": [{"role": "user", "content": 7}]}), 400)
+        assert error["param"] == "messages[0].content" and ".str" not in error["message"]
+        traces = httpx.get(f"{live.url}/v1/traces", headers=live.headers()).json()
+        assert traces["data"] == []  # nothing ran
+
+
+def test_the_trace_and_the_viewer_show_model_time_and_the_wait_for_the_model_apart():
+    with live_server() as live:
+        ext = chat(live, ask()).json()["forage"]
+        assert ext["ledger"]["llm_seconds"] > 0 and ext["ledger"]["llm_wait_seconds"] >= 0
+        trace = httpx.get(f"{live.url}/v1/traces/{ext['trace_id']}", headers=live.headers()).json()
+        assert "llm_wait_seconds" in json.dumps(trace)
+        page = httpx.get(f"{live.url}{ext['view_url']}").text
+        assert "s of model time +" in page and "s waiting for the model" in page
+
+
 def test_the_viewer_needs_the_key_or_the_traces_own_token():
     with live_server() as live:
         ext = chat(live, ask()).json()["forage"]

@@ -84,7 +84,48 @@ def test_unknown_models_corpora_efforts_and_bad_fields_are_named():
     refused(400, "messages", messages=[])
     refused(400, "messages", messages=[{"role": "user", "content": "   "}])
     refused(400, "messages", messages=[{"role": "user", "content": "x" * 9000}])
-    refused(400, "messages.0.role", messages=[{"role": "wizard", "content": "q"}])
+    refused(400, "messages[0].role", messages=[{"role": "wizard", "content": "q"}])
+
+
+@pytest.mark.parametrize("field,value,param", [
+    ("budget", "500", "budget"),
+    ("budget", True, "budget"),
+    ("max_search_calls", "3", "max_search_calls"),
+    ("knob", True, "knob"),
+    ("n", "1", "n"),
+    ("seed", 1.5, "seed"),
+    ("stream", "yes", "stream"),
+    ("stream", 1, "stream"),
+    ("stream_options", {"include_usage": "yes"}, "stream_options.include_usage"),
+    ("reasoning_effort", 2, "reasoning_effort"),
+])
+def test_wrongly_typed_fields_are_refused_not_coerced(field, value, param):
+    error = refused(400, param, **{field: value})
+    assert error.code == "invalid_type" and error.type == "invalid_request_error"
+    assert error.message.startswith(f"invalid type for {param}: "), error.message
+
+
+def test_a_boolean_budget_is_not_read_as_a_budget_of_one():
+    error = refused(400, "budget", budget=True)
+    assert "budget 1" not in error.message and "a boolean" in error.message
+
+
+def test_numbers_of_the_right_type_still_pass():
+    req = parse(budget=500, max_search_calls=2, knob=1, seed=3, stream=True,
+                stream_options={"include_usage": True})
+    assert (req.budget, req.max_search_calls, req.knob, req.seed) == (500.0, 2, 1, 3)
+    assert req.stream and req.include_usage
+    assert parse(budget=750.5).budget == 750.5
+
+
+def test_params_are_written_as_openai_writes_them():
+    e = refused(400, "messages[0].content", messages=[{"role": "user", "content": 5}])
+    assert e.message == ("invalid type for messages[0].content: input should be a valid string "
+                         "or input should be a valid list, not a number")
+    refused(400, "messages[1].content[0].type",
+            messages=[{"role": "system", "content": "s"},
+                      {"role": "user", "content": [{"text": "q"}]}])
+    refused(400, "messages[0].role", messages=[{"content": "q"}])
 
 
 def test_malformed_json_and_non_objects_are_refused():

@@ -39,8 +39,8 @@ def ledger_table(ledger: Ledger) -> Table:
     table.add_column("value", justify="right")
     for key in (
         "llm_calls", "prompt_tokens", "cached_prompt_tokens", "completion_tokens",
-        "search_calls", "tool_tokens", "llm_seconds", "tool_seconds", "replayed_calls",
-        "refused_calls", "compute",
+        "search_calls", "tool_tokens", "llm_seconds", "llm_wait_seconds", "tool_seconds",
+        "replayed_calls", "refused_calls", "compute",
     ):
         v = s[key]
         table.add_row(key, f"{v:.2f}" if isinstance(v, float) else str(v))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import logging
 import math
 import sys
 from pathlib import Path
@@ -198,6 +199,9 @@ def bench(
     cpus_per_worker: Annotated[float, typer.Option(
         help="With --executor ray: CPUs Ray reserves for each worker (an embedded model uses "
              "as many threads).")] = 1.0,
+    connect_timeout: Annotated[float, typer.Option(
+        help="With --executor ray and --address: seconds to reach the cluster before giving "
+             "up.")] = 30.0,
 ) -> None:
     """Sweep strategies x budgets x datasets x seeds; resumable; writes results and a report."""
     # -- everything checked before any work ---------------------------------------------------
@@ -222,9 +226,11 @@ def bench(
     if executor not in ("local", "ray"):
         raise ConfigError(f"unknown executor {executor!r}: choose from local, ray")
     if executor == "local" and (address is not None or workers is not None
-                                or cpus_per_worker != 1.0):
-        raise ConfigError("--address, --workers and --cpus-per-worker need --executor ray")
-    ray_settings = _ray_settings(address, workers, cpus_per_worker) if executor == "ray" else None
+                                or cpus_per_worker != 1.0 or connect_timeout != 30.0):
+        raise ConfigError("--address, --workers, --cpus-per-worker and --connect-timeout need "
+                          "--executor ray")
+    ray_settings = (_ray_settings(address, workers, cpus_per_worker, connect_timeout)
+                    if executor == "ray" else None)
     hop_range = parse_hops(hops)
     reported: list[str] = []
     if base_url:
@@ -310,12 +316,15 @@ def bench(
         )
 
 
-def _ray_settings(address: str | None, workers: int | None, cpus_per_worker: float):  # type: ignore[no-untyped-def]
+def _ray_settings(address: str | None, workers: int | None,  # type: ignore[no-untyped-def]
+                  cpus_per_worker: float, connect_timeout: float):
+    quiet = logging.getLogger().getEffectiveLevel() > logging.INFO  # neither --verbose nor --debug
     try:
         from forage.eval.ray_executor import RaySettings
     except ImportError:
         raise ConfigError("--executor ray needs Ray: pip install 'forage[ray]'") from None
-    return RaySettings(address=address, workers=workers, cpus_per_worker=cpus_per_worker)
+    return RaySettings(address=address, workers=workers, cpus_per_worker=cpus_per_worker,
+                       connect_timeout=connect_timeout, quiet=quiet)
 
 
 def _ray_executor(recipe, identify, cache_path: Path, settings):  # type: ignore[no-untyped-def]

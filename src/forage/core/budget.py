@@ -52,7 +52,12 @@ _EPS = 1e-9
 
 @dataclass(frozen=True)
 class Usage:
-    """Counters of spent compute. ``prompt_tokens`` includes ``cached_prompt_tokens``."""
+    """Counters of spent compute. ``prompt_tokens`` includes ``cached_prompt_tokens``.
+
+    ``llm_seconds`` is the models' own time (for the embedded model, from when the call got the
+    model until it finished); ``llm_wait_seconds`` is the time calls spent waiting for the model
+    before that (another call held it). Records written before the wait was kept apart have no
+    ``llm_wait_seconds`` (read as 0) and count the waits in ``llm_seconds``."""
 
     prompt_tokens: int = 0
     cached_prompt_tokens: int = 0
@@ -62,6 +67,7 @@ class Usage:
     tool_tokens: int = 0
     llm_seconds: float = 0.0
     tool_seconds: float = 0.0
+    llm_wait_seconds: float = 0.0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
@@ -477,15 +483,17 @@ class Budget:
 
 
 def usage_of_llm_call(
-    prompt_tokens: int, completion_tokens: int, cached_prompt_tokens: int = 0, seconds: float = 0.0
+    prompt_tokens: int, completion_tokens: int, cached_prompt_tokens: int = 0, seconds: float = 0.0,
+    wait_seconds: float = 0.0,
 ) -> Usage:
-    """Usage of one LLM call."""
+    """Usage of one LLM call: ``seconds`` the model's own time, ``wait_seconds`` the wait for it."""
     return Usage(
         prompt_tokens=prompt_tokens,
         cached_prompt_tokens=cached_prompt_tokens,
         completion_tokens=completion_tokens,
         llm_calls=1,
         llm_seconds=seconds,
+        llm_wait_seconds=wait_seconds,
     )
 
 

@@ -13,6 +13,12 @@ running, the next waiting, so a worker never idles on the round trip), and yield
 this (the driver's) process as it arrives: ``Sweep.run`` journals it there, once per cell. That
 loop is the only scheduling forage does; placement, restarts and retries are Ray's.
 
+Connecting. An ``address`` is first reached with a plain socket (is a gRPC server answering
+there?), then joined with ``ray.init``, both within ``connect_timeout``: an address with nothing
+behind it, or with something else than a Ray head, is one ``ConfigError`` naming it, instead of
+``ray.init`` retrying for minutes and logging every few seconds. With ``quiet`` (the default) Ray's
+Python logs below ERROR and its C++ core's lines while the workers are created are not shown.
+
 Faults. A worker process that dies (killed, out of memory, its node lost) is restarted by Ray
 (``max_restarts``) and the cells it had been handed are run again on it (``max_task_retries``);
 nothing was journaled for them, so nothing is counted twice. A worker that is gone for good has
@@ -35,11 +41,16 @@ Not here: which cells run and the journal (``forage.eval.sweep``), running one c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import os
 import pickle
+import socket
+import threading
+import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,8 +80,9 @@ class RaySettings:
 
     ``address``: a running cluster (``"127.0.0.1:6379"``, ``"auto"``); ``None`` starts a Ray
     instance on this machine for the sweep and stops it after. ``workers``: actors to start
-    (``None``: one per ``cpus_per_worker`` CPUs of the cluster). ``start_timeout``: seconds to wait
-    for every worker to load its backend.
+    (``None``: one per ``cpus_per_worker`` CPUs of the cluster). ``connect_timeout``: seconds to
+    reach the cluster at ``address`` before giving up. ``start_timeout``: seconds to wait for every
+    worker to load its backend. ``quiet``: Ray's own log lines are not shown (see above).
     """
 
     address: str | None = None
@@ -81,14 +93,114 @@ class RaySettings:
     max_task_retries: int = 3
     max_cell_attempts: int = 2
     start_timeout: float = 600.0
+    connect_timeout: float = 30.0
+    quiet: bool = True
 
     def __post_init__(self) -> None:
+        if not (self.connect_timeout > 0 and math.isfinite(self.connect_timeout)):
+            raise ConfigError(f"the Ray connect timeout must be a positive number of seconds, "
+                              f"not {self.connect_timeout:g}")
         if self.workers is not None and self.workers < 1:
             raise ConfigError(f"workers must be at least 1, not {self.workers}")
         if not self.cpus_per_worker > 0:
             raise ConfigError(f"CPUs per worker must be positive, not {self.cpus_per_worker:g}")
         if self.in_flight < 1 or self.max_cell_attempts < 1:
             raise ConfigError("in_flight and max_cell_attempts must be at least 1")
+
+
+# -- connecting -------------------------------------------------------------------------------
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``HOST:PORT`` or ``ray://HOST:PORT`` address; None for ``auto`` and
+    anything else Ray resolves itself."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+# What an HTTP/2 client sends first, then an empty SETTINGS frame; a gRPC server (a Ray head's
+# GCS, a Ray Client server) answers with a SETTINGS frame of its own (frame type 4).
+_HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+_SETTINGS = 4
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Connect to the cluster's address with a plain socket and check that a gRPC server answers
+    there, so that an address with nothing (or something else) behind it is one ``ConfigError``
+    within ``timeout``, without Ray's retries and their log lines (``ray.init`` retries such an
+    address for minutes)."""
+    where = _host_port(address)
+    if where is None:
+        return
+    hint = "is `ray start --head` running there?"
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.create_connection(where, timeout=timeout) as s:
+            s.sendall(_HTTP2_HELLO)
+            reply = b""
+            while len(reply) < 9:
+                s.settimeout(max(0.01, deadline - time.monotonic()))
+                got = s.recv(9 - len(reply))
+                if not got:
+                    break
+                reply += got
+    except OSError as e:
+        why = (f"no answer within {timeout:g}s" if isinstance(e, TimeoutError) else
+               (e.strerror or str(e) or type(e).__name__).lower())
+        raise ConfigError(f"cannot connect to the Ray cluster at {address}: {why} ({hint})"
+                          ) from None
+    if len(reply) < 9 or reply[3] != _SETTINGS:
+        raise ConfigError(f"cannot connect to the Ray cluster at {address}: something answers "
+                          f"there, but not a Ray head ({hint})")
+
+
+@contextlib.contextmanager
+def _quiet_stderr(quiet: bool) -> Iterator[None]:
+    """While ``quiet``, file descriptor 2 goes to /dev/null: Ray's C++ core writes its log lines
+    there directly (an actor created with arguments in the object store is an ``E`` line)."""
+    if not quiet:
+        yield
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _init_within(deadline: float, timeout: float, address: str,
+                 kwargs: dict[str, Any]) -> None:
+    """``ray.init`` that gives up at ``deadline`` (``time.monotonic()``; ``timeout`` is the
+    seconds it stands for, as the message says them): a gRPC server that is no Ray head, or one
+    that never finishes the handshake, would otherwise keep it retrying. It runs in a daemon
+    thread, which is left behind when it does not finish."""
+    done = threading.Event()
+    failed: list[BaseException] = []
+
+    def connect() -> None:
+        try:
+            ray.init(address=address, **kwargs)
+        except BaseException as e:  # handed to the caller's thread
+            failed.append(e)
+        finally:
+            done.set()
+
+    threading.Thread(target=connect, name="forage-ray-init", daemon=True).start()
+    if not done.wait(max(0.0, deadline - time.monotonic())):
+        raise ConfigError(f"cannot connect to the Ray cluster at {address}: Ray did not connect "
+                          f"within {timeout:g}s (is it a Ray head's address? a slow cluster: "
+                          "raise the connect timeout)")
+    if failed:
+        raise failed[0]
 
 
 # -- the actors -------------------------------------------------------------------------------
@@ -219,7 +331,10 @@ class RayExecutor:
         if ray.is_initialized():
             return
         s = self.settings
-        kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+        kwargs: dict[str, Any] = {
+            "include_dashboard": False,
+            "logging_level": logging.ERROR if s.quiet else logging.INFO,
+        }
         if s.address is None:
             # Ray runs workers 15 niceness steps below the process that starts it; on a machine
             # that also runs other work that starves the sweep. Local workers run at this
@@ -229,9 +344,15 @@ class RayExecutor:
                 kwargs["num_cpus"] = max(os.cpu_count() or 1,
                                          int(s.workers * s.cpus_per_worker + 0.999))
         try:
-            ray.init(address=s.address, **kwargs)
+            if s.address is None:  # starting a local instance: as long as it takes
+                ray.init(**kwargs)
+            else:
+                deadline = time.monotonic() + s.connect_timeout
+                _probe(s.address, s.connect_timeout)
+                _init_within(deadline, s.connect_timeout, s.address, kwargs)
         except ConnectionError as e:
-            raise ConfigError(f"cannot connect to the Ray cluster at {s.address}: {e}") from None
+            raise ConfigError(f"cannot connect to the Ray cluster at {s.address}: "
+                              f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
         self._owns_ray = True
 
     def start(self, sweep: Sweep) -> BackendIdentity:
@@ -262,8 +383,9 @@ class RayExecutor:
             num_cpus=s.cpus_per_worker, max_restarts=s.max_restarts,
             max_task_retries=s.max_task_retries,
         )
-        self._workers = [worker_cls.remote([self._sweep_ref], self.llm_factory, self.identify,
-                                           self._cache) for _ in range(n)]
+        with _quiet_stderr(s.quiet):  # the sweep's reference is an argument in the object store
+            self._workers = [worker_cls.remote([self._sweep_ref], self.llm_factory, self.identify,
+                                               self._cache) for _ in range(n)]
         try:
             started: list[_Started] = ray.get([w.describe.remote() for w in self._workers],
                                               timeout=s.start_timeout)

@@ -91,6 +91,9 @@ class LLMResponse(_Frozen):
     choices: tuple[Choice, ...]
     usage: TokenUsage
     model: str
+    # The model's own time for the call, as the backend measured it (the embedded model: while the
+    # call held it); 0 when the backend does not say. ``forage.llm.metered`` counts the rest of the
+    # call's wall time as waiting for the model.
     seconds: float = 0.0
 
     @property

@@ -1,7 +1,8 @@
 """The embedded backend: llama.cpp in-process through ``llama-cpp-python``.
 
 One ``Llama`` per backend, used by one call at a time (a lock; calls run in a worker thread so the
-event loop stays free). Completion and chat modes, stop strings, temperature, top-p, seed, GBNF
+event loop stays free). A response's ``seconds`` is the time the call held the model, without the
+wait for the lock. Completion and chat modes, stop strings, temperature, top-p, seed, GBNF
 grammars, per-token logprobs (through ``TokenStream``'s sampling loop, since llama.cpp only keeps
 the last logits), and the prefix cache: a prompt that starts like the previous one reuses its KV
 cells, and those tokens are reported as ``cached_prompt_tokens``. The report saves wall time and
@@ -18,6 +19,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +141,7 @@ class EmbeddedLLM:
 
     def _complete_sync(self, request: LLMRequest) -> LLMResponse:
         with self._lock:
+            t0 = time.perf_counter()  # the model's own time starts once this call holds it
             choices: list[Choice] = []
             prompt_tokens = completion_tokens = cached = 0
             for i in range(request.n):
@@ -148,6 +151,7 @@ class EmbeddedLLM:
                 prompt_tokens += p
                 completion_tokens += c
                 cached += k
+            seconds = time.perf_counter() - t0
         return LLMResponse(
             choices=tuple(choices),
             usage=TokenUsage(
@@ -156,6 +160,7 @@ class EmbeddedLLM:
                 cached_prompt_tokens=cached,
             ),
             model=self._model_id,
+            seconds=seconds,
         )
 
     def _prompt_tokens(self, request: LLMRequest) -> tuple[list[int], tuple[str, ...]]:

@@ -15,6 +15,12 @@ budget, depend on history. Reuse still saves wall time; it is simply not a disco
 applies only to cells a run put in its own KV stream earlier in the same run: the single-stream
 runtime, ``forage.hierarchy.thread``.)
 
+Time. A call's ``llm_seconds`` is the model's own time (the backend's ``response.seconds``: for
+the embedded model, the time the call held it) and ``llm_wait_seconds`` the rest of its wall time,
+spent queueing for a model another call held (concurrent executors, a served model's other
+requests). A backend that reports no time of its own has all of it counted as ``llm_seconds``. A
+replayed call counts its original ``llm_seconds`` and no wait.
+
 Not here: choosing prompts or parsing output (strategies), the backends themselves.
 """
 
@@ -84,7 +90,7 @@ async def complete(
         clipped = request.model_copy(update={"max_tokens": call.max_tokens})
         cached = cache.get(llm.model_id, clipped) if cache is not None else None
         if cached is not None:
-            response, replayed = cached, True
+            response, replayed, wait = cached, True, 0.0
         else:
             t0 = time.perf_counter()
             try:
@@ -92,15 +98,18 @@ async def complete(
             except ContextOverflow:  # the backend counted more tokens than we did
                 budget.refuse(label, "the prompt does not fit the context window", "context")
                 raise
-            seconds = time.perf_counter() - t0
-            response = response.model_copy(update={"seconds": seconds})
+            total = time.perf_counter() - t0
+            # The backend's own time when it reports one; the rest was waiting for the model.
+            own = response.seconds if 0 < response.seconds <= total else total
+            wait = total - own
+            response = response.model_copy(update={"seconds": own})
             replayed = False
             if cache is not None:
                 cache.put(llm.model_id, clipped, response)
         u = response.usage
         # All prompt tokens at the full rate: the backend's prefix-cache report is not charged.
         entry = call.commit(
-            usage_of_llm_call(u.prompt_tokens, u.completion_tokens, 0, response.seconds),
+            usage_of_llm_call(u.prompt_tokens, u.completion_tokens, 0, response.seconds, wait),
             replayed=replayed,
             estimated=u.estimated,
         )

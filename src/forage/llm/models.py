@@ -235,8 +235,19 @@ def _from_manifest(path: Path, cache_dir: Path | None) -> ResolvedModel:
         adapter, adapter_sha = path.parent / manifest["adapter"]["file"], manifest["adapter"]["sha256"]
     except FileNotFoundError:
         raise ModelLoadError(f"manifest not found: {path}") from None
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ModelLoadError(f"{path} is not a forage train manifest ({e!r})") from None
+    except json.JSONDecodeError as e:
+        raise ModelLoadError(f"{path} is not a forage train manifest: not valid JSON ({e.msg} at "
+                             f"line {e.lineno}, column {e.colno})") from None
+    except UnicodeDecodeError:
+        raise ModelLoadError(f"{path} is not a forage train manifest: not UTF-8 text") from None
+    except OSError as e:
+        raise ModelLoadError(f"cannot read the manifest {path}: {e.strerror or e}") from None
+    except KeyError as e:
+        raise ModelLoadError(f"{path} is not a forage train manifest: it has no "
+                             f"{e.args[0]!r} field") from None
+    except TypeError:
+        raise ModelLoadError(f"{path} is not a forage train manifest: it must be a JSON object "
+                             "whose 'base' and 'adapter' are objects") from None
     if manifest.get("format") != "forage-adapter/1":
         raise ModelLoadError(f"{path} is not a forage train manifest (format "
                              f"{manifest.get('format')!r}, expected 'forage-adapter/1')")

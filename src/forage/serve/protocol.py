@@ -8,8 +8,12 @@ forage answers one question per call). Extra body fields: ``budget`` (compute un
 start-up); ``reasoning_effort`` picks a preset (``forage.serve.settings``). Sampling fields
 (``temperature``, ``max_tokens``, ...) are accepted and ignored: the strategy sets its own.
 
+Fields are typed strictly, as OpenAI's API types them: a string or a boolean is never read as a
+number (``"budget": "500"``, ``"budget": true``) nor a string as a boolean (``"stream": "yes"``).
 Errors are ``{"error": {"message", "type", "param", "code"}}`` with a 4xx status, as OpenAI's API
-answers them, so the ``openai`` client raises its usual exception classes.
+answers them, so the ``openai`` client raises its usual exception classes; ``param`` is written as
+OpenAI writes it (``messages[0].content``), and a value of the wrong type has code
+``invalid_type``.
 
 Not here: running anything (``forage.serve.app``), the limits' values (``forage.serve.settings``).
 """
@@ -52,7 +56,8 @@ class ApiError(Exception):
 
 
 class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Strict, as OpenAI's API is: "500" is not a number, true is not 1, "yes" is not true.
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 class ContentPart(_Open):
@@ -127,11 +132,53 @@ def parse_json(body: bytes) -> Any:
                        code="invalid_json") from None
 
 
+def _fields(model: type[BaseModel], seen: set[str] | None = None) -> set[str]:
+    """Every field name of ``model`` and of the request models nested in it."""
+    names: set[str] = set() if seen is None else seen
+    for name, info in model.model_fields.items():
+        names.add(name)
+        for arg in (info.annotation, *getattr(info.annotation, "__args__", ())):
+            for inner in (arg, *getattr(arg, "__args__", ())):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    _fields(inner, names)
+    return names
+
+
+_REQUEST_FIELDS = frozenset(_fields(ChatRequest))
+
+
+def param_path(loc: tuple[str | int, ...]) -> str | None:
+    """A pydantic error location as OpenAI writes a ``param``: ``messages[0].content``, without
+    the names pydantic gives the members of a union (``messages.0.content.str``)."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in _REQUEST_FIELDS:
+            out += f".{part}" if out else part
+    return out or None
+
+
+_JSON_TYPES = {str: "a string", bool: "a boolean", int: "a number", float: "a number",
+               list: "an array", dict: "an object", type(None): "null"}
+
+
 def _validation_error(e: ValidationError) -> ApiError:
-    first = e.errors()[0]
-    param = ".".join(str(p) for p in first["loc"]) or None
-    return ApiError(400, f"invalid request: {param}: {first['msg']}" if param else
-                    f"invalid request: {first['msg']}", param=param, code="invalid_value")
+    errors = e.errors()
+    # The deepest error: of a union's members, the one that got furthest (a list of parts with a
+    # bad part, rather than "not a string").
+    first = max(errors, key=lambda err: len(err["loc"]))
+    param = param_path(first["loc"])
+    # A union's members each report the same place (a content that is neither a string nor a
+    # list of parts): one message for them all.
+    msgs = list(dict.fromkeys(err["msg"] for err in errors if param_path(err["loc"]) == param))
+    what = " or ".join(m[0].lower() + m[1:] for m in msgs)
+    if all(err["type"].endswith("_type") for err in errors if param_path(err["loc"]) == param):
+        got = _JSON_TYPES.get(type(first["input"]), "another type")
+        return ApiError(400, f"invalid type for {param or 'the request'}: {what}, not {got}",
+                        param=param, code="invalid_type")
+    return ApiError(400, f"invalid request: {param}: {what}" if param else
+                    f"invalid request: {what}", param=param, code="invalid_value")
 
 
 def parse_chat_request(data: Any, settings: ServeSettings, strategies: Collection[str],

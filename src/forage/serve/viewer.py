@@ -72,7 +72,9 @@ def render_page(record: TraceRecord, *, nonce: str) -> str:
         f"</span></span> spent {fmt(spent, 1)} of {fmt(record.budget, 1)} compute units · "
         f"{int(ledger.get('llm_calls', 0))} model calls · {int(ledger.get('search_calls', 0))} of "
         f"at most {record.max_search_calls} searches · {int(ledger.get('prompt_tokens', 0))} prompt "
-        f"+ {int(ledger.get('completion_tokens', 0))} completion tokens</p>"
+        f"+ {int(ledger.get('completion_tokens', 0))} completion tokens · "
+        f"{fmt(ledger.get('llm_seconds', 0.0), 2)} s of model time + "
+        f"{fmt(ledger.get('llm_wait_seconds', 0.0), 2)} s waiting for the model</p>"
     )
     if record.trace:
         tree = render_task(record.trace, scale=record.budget, documents=record.documents)
