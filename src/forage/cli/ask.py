@@ -22,8 +22,8 @@ from forage.cli.backends import (
     retries_option,
     timeout_option,
 )
-from forage.cli.checks import check_budget
 from forage.core.budget import Budget, Ledger
+from forage.core.budget_rules import check_budget
 from forage.core.errors import ConfigError
 from forage.runtime import registry
 from forage.runtime.driver import run
@@ -77,7 +77,7 @@ def ask(
         raise ConfigError("--k must be at least 1")
     if knob is not None and knob < 1:
         raise ConfigError("--knob must be at least 1")
-    check_budget(budget)
+    check_budget(budget, option="--budget")
     spec = registry.get(strategy)
     if knob is None and spec.name == "rag":
         knob = k

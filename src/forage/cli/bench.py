@@ -44,7 +44,8 @@ from forage.eval.metrics import CellStats, Efficiency
 from forage.llm.base import LLM
 from forage.eval.report import AUC_NOTE, ci_text, describe, write_report
 from forage.eval.runner import Result
-from forage.eval.sweep import Cell, Sweep, SweepRun, check_budgets, check_seeds
+from forage.core.budget_rules import check_budgets
+from forage.eval.sweep import Cell, Sweep, SweepRun, check_seeds
 from forage.llm.cache import CallCache
 from forage.llm.models import resolve_model
 from forage.llm.openai_compat import check_base_url, redact_url

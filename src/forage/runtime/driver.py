@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from forage.core.budget import Budget
+from forage.core.budget_rules import budget_of
 from forage.core.errors import BudgetExhausted, ConfigError, ContextOverflow
 from forage.core.trace import Action, Task
 from forage.core.types import Question
@@ -63,9 +64,8 @@ class Driver:
         return task if task is not None else self.root
 
     def _budget(self, task: Task) -> Budget:
-        budget = task.budget or self.root.budget
-        assert budget is not None, "the root task always has the run's budget"
-        return budget
+        assert self.root.budget is not None, "the root task always has the run's budget"
+        return budget_of(task, self.root.budget)
 
     def _refused(self, task: Task, input: str, error: BudgetExhausted) -> None:
         task.actions.append(Action("refused", input, str(error)))
