@@ -27,7 +27,7 @@ from forage.core.budget_rules import check_budget
 from forage.core.errors import ConfigError
 from forage.runtime import registry
 from forage.runtime.driver import run
-from forage.runtime.oneshot import bm25_over, build_strategy
+from forage.runtime.ask import bm25_over, build_strategy
 
 console = Console()
 
