@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, Union
 
-from forage.core.budget import Budget
+from forage.core.budget import Budget, Ledger
 from forage.core.trace import Task
 from forage.core.types import Hit, Question
 from forage.llm.base import LLM, Capabilities, LLMRequest, LLMResponse
@@ -64,7 +64,8 @@ Steps = Generator[Step, Any, "Answer"]
 
 @dataclass
 class Answer:
-    """A strategy's final answer, with the trace tree it built."""
+    """A strategy's final answer, with the trace tree it built (``task``) and, once the driver has
+    run it, the run's ``ledger`` (every call, refused ones included)."""
 
     text: str
     task: Task
@@ -72,6 +73,7 @@ class Answer:
     confidence: float | None = None
     exhausted: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    ledger: Ledger | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -194,6 +194,8 @@ async def run(
         gen.close()  # a run that ends early (an error, a cancelled task) still runs its finally
     if root.status == "open":
         root.finish(answer.text, confidence=answer.confidence)
+    if answer.ledger is None:
+        answer.ledger = budget.ledger
     answer.meta.setdefault("strategy", strategy.name)
     answer.meta.setdefault("ledger", budget.ledger.summary())
     if answer.exhausted and driver.last_refusal is not None:
