@@ -80,9 +80,6 @@ class ScriptedLLM(FunctionLLM):
         self._queue: deque[str] = deque(replies)
         super().__init__(self._next, model_id=str(kwargs.pop("model_id", "scripted")), **kwargs)  # type: ignore[arg-type]
 
-    def enqueue(self, *replies: str) -> None:
-        self._queue.extend(replies)
-
     def _next(self, request: LLMRequest) -> str:
         if not self._queue:
             raise ConfigError("ScriptedLLM ran out of replies")
