@@ -45,8 +45,8 @@ from forage.core.budget_rules import check_budgets
 from forage.core.errors import ConfigError, ConnectError
 from forage.eval.bench import BenchProgress, backend_identity, check_choices
 from forage.eval.bench import bench as library_bench
-from forage.eval.metrics import CellStats, Efficiency
-from forage.eval.report import AUC_NOTE, ci_text, describe
+from forage.report.statistics import CellStats, Efficiency
+from forage.report.sweep_report import AUC_NOTE, ci_text, describe
 from forage.eval.runner import Result
 from forage.eval.sweep import Cell, Sweep, check_seeds
 from forage.llm.models import resolve_model

@@ -31,7 +31,7 @@ from forage.core.errors import ConfigError, SweepFailed
 from forage.eval.datasets import SPLITS, SweepDataset, open_dataset, parse_hops
 from forage.eval.executor import Executor, LocalExecutor
 from forage.eval.journal import BackendIdentity, Journal, file_digest
-from forage.eval.report import Report, write_report
+from forage.report.sweep_report import Report, write_report
 from forage.eval.runner import Result
 from forage.eval.sweep import Cell, Failure, Sweep
 from forage.llm.base import LLM

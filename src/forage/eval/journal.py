@@ -18,7 +18,7 @@ The schema evolves through named, append-only migrations (the style of simonw/ll
 ``migrations.py``): each is applied once, in order, and recorded in ``_migrations``. Never edit or
 reorder a migration that has shipped; add a new one.
 
-Not here: running cells (``forage.eval.sweep``), aggregating them (``forage.eval.metrics``).
+Not here: running cells (``forage.eval.sweep``), aggregating them (``forage.report.statistics``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 ``evaluate(spec, knob, question, ...)`` builds the strategy from the registry, runs it with a fresh
 budget of ``budget`` compute units through the driver, and returns a ``Result`` with the prediction,
 its scores, every ledger counter and the trace. Nothing here stores results or aggregates them
-(``forage.eval.journal``, ``forage.eval.report``).
+(``forage.eval.journal``, ``forage.report.sweep_report``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from forage.core.budget import Budget, CostModel
 from forage.core.types import Question
-from forage.data.metrics import score
+from forage.data.scoring import score
 from forage.llm.base import LLM
 from forage.llm.cache import CallStore
 from forage.search.base import SearchTool

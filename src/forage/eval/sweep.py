@@ -22,7 +22,7 @@ mode a rerun replays model calls instead of recomputing them, and replayed calls
 original compute.
 
 Not here: running cells (``forage.eval.executor``), storage (``forage.eval.journal``), statistics
-(``forage.eval.metrics``), output files (``forage.eval.report``), argument parsing
+(``forage.report.statistics``), output files (``forage.report.sweep_report``), argument parsing
 (``forage.cli.bench``).
 """
 

@@ -1,6 +1,6 @@
 """The sweep's outputs: ``results.json``, accuracy-vs-compute PNGs and one offline ``report.html``.
 
-``write_report(out_dir, results, ...)`` aggregates results into cells (``forage.eval.metrics``) and
+``write_report(out_dir, results, ...)`` aggregates results into cells (``forage.report.statistics``) and
 writes
 
 - ``results.json``: ``{"meta", "cells": [...], "efficiency": {...}}``; each cell has ``dataset``,
@@ -21,8 +21,8 @@ both use it, so they cannot disagree.
 ``results.json`` and ``report.html`` are replaced atomically (a temporary file, then a rename), so
 a crash or a full disk never leaves half a file where the last good one was.
 
-Not here: the statistics themselves (``forage.eval.metrics``), drawing one trace tree
-(``forage.eval.trace_html``), terminal output (the CLI).
+Not here: the statistics themselves (``forage.report.statistics``), drawing one trace tree
+(``forage.report.trace_html``), terminal output (the CLI).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from forage.core.files import atomic_write_text
-from forage.eval.metrics import (
+from forage.report.statistics import (
     DEFAULT_BOOT,
     CellStats,
     DatasetEfficiency,
@@ -53,7 +53,7 @@ from forage.eval.metrics import (
     points_of,
 )
 from forage.eval.runner import Result
-from forage.eval.trace_html import TRACE_CSS, fmt, render_task
+from forage.report.trace_html import TRACE_CSS, fmt, render_task
 
 logger = logging.getLogger(__name__)
 

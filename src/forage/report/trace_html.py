@@ -1,5 +1,5 @@
 """A trace tree (``Task.to_dict()``) as HTML: nested ``<details>``, one per task, shared by the
-bench report (``forage.eval.report``) and the service's trace viewer (``forage.serve.viewer``).
+bench report (``forage.report.sweep_report``) and the service's trace viewer (``forage.serve.viewer``).
 
 Each task shows its status, goal and conclusion; pruned tasks are greyed and carry a ``pruned``
 badge; a bar shows the compute its subtree spent as a share of ``scale`` (the run's budget);
