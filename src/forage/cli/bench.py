@@ -47,7 +47,7 @@ from forage.eval.bench import BenchProgress, backend_identity, check_choices
 from forage.eval.bench import bench as library_bench
 from forage.report.statistics import CellStats, Efficiency
 from forage.report.sweep_report import AUC_NOTE, ci_text, describe
-from forage.eval.runner import Result
+from forage.report.results import Result
 from forage.eval.sweep import Cell, Sweep, check_seeds
 from forage.llm.models import resolve_model
 from forage.llm.openai_compat import check_base_url, redact_url

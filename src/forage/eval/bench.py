@@ -32,7 +32,7 @@ from forage.eval.datasets import SPLITS, SweepDataset, open_dataset, parse_hops
 from forage.eval.executor import Executor, LocalExecutor
 from forage.eval.journal import BackendIdentity, Journal, file_digest
 from forage.report.sweep_report import Report, write_report
-from forage.eval.runner import Result
+from forage.report.results import Result
 from forage.eval.sweep import Cell, Failure, Sweep
 from forage.llm.base import LLM
 from forage.llm.cache import CallCache

@@ -35,7 +35,7 @@ from typing import Any
 
 from forage.core.errors import ConfigError, CorruptFile, EnvironmentProblem
 from forage.core.files import FolderLock, environment_problem, sqlite_environment_problem
-from forage.eval.runner import Result
+from forage.report.results import Result
 from forage.llm.base import LLM
 
 logger = logging.getLogger(__name__)

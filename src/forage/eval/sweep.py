@@ -40,7 +40,7 @@ from forage.core.types import Question
 from forage.eval.datasets import SweepDataset
 from forage.eval.executor import ABORT, Executor, LocalExecutor
 from forage.eval.journal import BackendIdentity, CellKey, Journal, SweepConfig, cell_key
-from forage.eval.runner import Result
+from forage.report.results import Result
 from forage.llm.base import LLM
 from forage.llm.cache import CallStore
 from forage.search.base import SearchTool

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from forage.core.budget import Usage
-from forage.eval.runner import Result
+from forage.report.results import Result
 
 SCORES = ("em", "f1", "acc")
 COUNTERS = tuple(f.name for f in fields(Usage))

@@ -52,7 +52,7 @@ from forage.report.statistics import (
     pareto_frontier,
     points_of,
 )
-from forage.eval.runner import Result
+from forage.report.results import Result
 from forage.report.trace_html import TRACE_CSS, fmt, render_task
 
 logger = logging.getLogger(__name__)
