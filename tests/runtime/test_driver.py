@@ -235,27 +235,33 @@ async def test_the_driver_closes_the_strategy_when_the_run_ends_early(tool):
     assert strategy.closed
 
 
+@dataclass(frozen=True)
+class InOneStream:
+    """A strategy that does all its work in one ``InStream`` step: ``write(lines)``."""
+
+    write: object
+    name: str = "in-stream"
+
+    def steps(self, ctx: Context):
+        text = yield InStream(self.write)
+        return Answer(text=text, task=ctx.root)
+
+
+def _write_and_search(lines):
+    line = lines.line([lines.encode("Question: q\n")], max_tokens=8, options=["Answer:"],
+                      label="one line")
+    hits = lines.search("Skerry Point Lighthouse")
+    return f"{line.generated.content.strip()}|{hits[0].document.title}"
+
+
 async def test_an_in_stream_step_writes_and_searches_only_through_the_drivers_meter(tool):
     from forage.llm.line_stream import ScriptedLineStream
     from forage.llm.testing import StreamLLM
 
-    @dataclass(frozen=True)
-    class WritesLines:
-        name: str = "lines"
-
-        def steps(self, ctx: Context):
-            def write(lines):
-                line = lines.line([lines.encode("Question: q\n")], max_tokens=8,
-                                  options=["Answer:"], label="one line")
-                hits = lines.search("Skerry Point Lighthouse")
-                return f"{line.generated.content.strip()}|{hits[0].document.title}"
-
-            text = yield InStream(write)
-            return Answer(text=text, task=ctx.root)
-
     budget = Budget(1000)
     stream = ScriptedLineStream(["Answer: Harrowgate"])
-    ans = await run(WritesLines(), "q", llm=StreamLLM(stream), tools=tool, budget=budget)
+    strategy = InOneStream(_write_and_search)
+    ans = await run(strategy, "q", llm=StreamLLM(stream), tools=tool, budget=budget)
     assert ans.text.startswith("Harrowgate|")
     kinds = [e.kind for e in budget.ledger.entries]
     assert kinds == ["llm", "search"]
@@ -265,28 +271,20 @@ async def test_an_in_stream_step_writes_and_searches_only_through_the_drivers_me
     assert ans.task.actions[0].cost == budget.ledger.entries[1].cost
 
     with pytest.raises(ConfigError, match="KV cache"):
-        await run(WritesLines(), "q", llm=ScriptedLLM([]), tools=tool, budget=Budget(1000))
+        await run(strategy, "q", llm=ScriptedLLM([]), tools=tool, budget=Budget(1000))
 
 
 async def test_a_refused_line_is_traced_and_the_exhausted_root_says_so(tool):
     from forage.llm.line_stream import ScriptedLineStream
     from forage.llm.testing import StreamLLM
 
-    @dataclass(frozen=True)
-    class OneLine:
-        name: str = "one-line"
-
-        def steps(self, ctx: Context):
-            def write(lines):
-                lines.line([lines.encode("Question: q\n" * 50)], max_tokens=8)
-                return "unreachable"
-
-            text = yield InStream(write)
-            return Answer(text=text, task=ctx.root)
+    def too_long(lines):
+        lines.line([lines.encode("Question: q\n" * 50)], max_tokens=8)
+        return "unreachable"
 
     budget = Budget(5)
-    stream = ScriptedLineStream(["Answer: x"])
-    ans = await run(OneLine(), "q", llm=StreamLLM(stream), tools=tool, budget=budget)
+    ans = await run(InOneStream(too_long), "q", llm=StreamLLM(ScriptedLineStream(["Answer: x"])),
+                    tools=tool, budget=budget)
     assert ans.exhausted and ans.text == "" and budget.spent == 0
     assert [a.kind for a in ans.task.actions] == ["refused"]
     assert ans.task.status == "exhausted"

@@ -97,18 +97,10 @@ async def ask_async(
     return await run(built, question, llm=llm, tools=tool, budget=spend, seed=seed, cache=cache)
 
 
-def ask(
-    question: str | Question,
-    *,
-    corpus: str | Path | Corpus | SearchTool,
-    strategy: str | Strategy = DEFAULT_STRATEGY,
-    budget: float | Budget = DEFAULT_BUDGET,
-    model: str | None = None,
-    llm: LLM | None = None,
-    knob: int | None = None,
-    seed: int = 0,
-    cache: CallStore | None = None,
-) -> Answer:
+def ask(question: str | Question, *, corpus: str | Path | Corpus | SearchTool,
+        strategy: str | Strategy = DEFAULT_STRATEGY, budget: float | Budget = DEFAULT_BUDGET,
+        model: str | None = None, llm: LLM | None = None, knob: int | None = None, seed: int = 0,
+        cache: CallStore | None = None) -> Answer:
     """Answer one question over ``corpus`` with a registered ``strategy`` under ``budget``.
 
     ``corpus`` is a folder of .txt/.md files or a JSONL of ``{id, title, text}`` (searched with
