@@ -53,7 +53,8 @@ from forage.report.statistics import (
     points_of,
 )
 from forage.report.results import Result
-from forage.report.trace_html import TRACE_CSS, fmt, render_task
+from forage.report.styles import PAGE_CSS, TRACE_CSS
+from forage.report.trace_html import fmt, render_task
 
 logger = logging.getLogger(__name__)
 
@@ -230,12 +231,7 @@ def _place_labels(fig: Any, ax: Any, labels: Sequence[tuple[Any, float, float, s
 
 # -- html ------------------------------------------------------------------------------------
 
-_CSS = TRACE_CSS + """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
-table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
-th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}
-th:first-child,td:first-child,td.l{text-align:left}
-th{background:#f3f3f3}
+_CSS = TRACE_CSS + PAGE_CSS + """
 details.question{margin-left:0;border-top:1px solid #ddd;padding:4px 0}
 .ok{color:#176b1b}.bad{color:#a33}
 img{max-width:100%}
