@@ -22,8 +22,8 @@ mode a rerun replays model calls instead of recomputing them, and replayed calls
 original compute.
 
 Not here: running cells (``forage.eval.executor``), storage (``forage.eval.journal``), statistics
-(``forage.report.statistics``), output files (``forage.report.sweep_report``), argument parsing
-(``forage.cli.bench``).
+(``forage.report.statistics``), output files (``forage.report.sweep_report``), the whole bench
+with its lock and report (``forage.eval.bench``), argument parsing (``forage.cli.bench``).
 """
 
 from __future__ import annotations
