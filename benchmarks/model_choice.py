@@ -21,7 +21,7 @@ from forage.data.loaders import load
 from forage.data.world import WorldSettings, generate_world
 from forage.data.world.export import write_world
 from forage.eval.datasets import split_dataset
-from forage.eval.metrics import bootstrap_ci
+from forage.report.statistics import bootstrap_ci
 from forage.eval.runner import evaluate
 from forage.llm.embedded import EmbeddedLLM
 from forage.search.bm25 import BM25Search

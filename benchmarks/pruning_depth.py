@@ -13,6 +13,7 @@ split. The tokens/s ratio is only meaningful side by side in this one run (share
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import statistics
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from forage.core.budget import Budget
 from forage.data.loaders import load
-from forage.data.metrics import score
+from forage.data.scoring import score
 from forage.data.world import WorldSettings, generate_world
 from forage.data.world.export import write_world
 from forage.llm.embedded import EmbeddedLLM
@@ -28,6 +29,7 @@ from forage.search.bm25 import BM25Search
 from forage.search.corpus import load_corpus
 from forage.prompts.exemplars import ExemplarSet
 from forage.hierarchy.thread import Thread
+from forage.runtime.driver import run
 
 
 def main() -> None:
@@ -62,15 +64,16 @@ def main() -> None:
     out = args.out.open("w") if args.out else None
     rows: dict[tuple[int, str], list[dict[str, float]]] = {}
     # Warm-up: put the shared exemplar preamble in the KV cache, so no mode pays for it.
-    Thread(exemplars=exemplars, max_tasks=1, max_lines=2).run_sync(
-        test[0], llm=llm, tools=tool, budget=Budget(args.budget))
+    asyncio.run(run(Thread(exemplars=exemplars, max_tasks=1, max_lines=2), test[0], llm=llm,
+                    tools=tool, budget=Budget(args.budget)))
     t0 = time.perf_counter()
     for hops in range(lo, hi + 1):
         questions = [q for q in test if q.hops == hops][: args.n]
         for q in questions:
             for mode, thread in modes.items():
                 budget = Budget(args.budget)
-                answer = thread.run_sync(q, llm=llm, tools=tool, budget=budget, seed=args.seed)
+                answer = asyncio.run(run(thread, q, llm=llm, tools=tool, budget=budget,
+                                         seed=args.seed))
                 m = answer.meta
                 row = {"peak": m["peak_kv_cells"], "evaluated": m["evaluated_tokens"],
                        "seconds": m["llm_seconds"], "compute": budget.spent,

@@ -270,7 +270,7 @@ def overhead(questions: list[str], *, model: str, strategy: str, knob: int, budg
     from forage.core.budget import Budget, Caps
     from forage.llm.embedded import EmbeddedLLM
     from forage.runtime.driver import run
-    from forage.runtime.oneshot import bm25_over, build_strategy
+    from forage.runtime.ask import bm25_over, build_strategy
     from forage.serve.app import create_app
     from forage.serve.settings import ServeSettings
 

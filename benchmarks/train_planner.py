@@ -38,7 +38,7 @@ from pathlib import Path
 
 from llama_cpp import Llama
 
-from forage.data.metrics import token_f1
+from forage.data.scoring import token_f1
 from forage.data.world import WorldSettings, generate_world
 from forage.data.world.export import write_world
 from forage.eval.datasets import open_dataset

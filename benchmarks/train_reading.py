@@ -24,7 +24,7 @@ from pathlib import Path
 from llama_cpp import Llama
 
 from forage.core.types import Document, Hit
-from forage.data.metrics import exact_match, token_f1
+from forage.data.scoring import exact_match, token_f1
 from forage.data.world import WorldSettings, generate_world
 from forage.eval.datasets import open_dataset
 from forage.data.world.export import write_world

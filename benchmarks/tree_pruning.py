@@ -20,7 +20,7 @@ from pathlib import Path
 
 from forage.core.budget import Budget
 from forage.data.loaders import load
-from forage.data.metrics import score
+from forage.data.scoring import score
 from forage.data.world import WorldSettings, generate_world
 from forage.data.world.export import write_world
 from forage.llm.embedded import EmbeddedLLM

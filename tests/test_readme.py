@@ -49,3 +49,20 @@ def test_readme_library_example_runs_and_answers():
     assert_short_span(text, QUESTION)
     corpus = [p.read_text() for p in (ROOT / "examples" / "corpus").iterdir()]
     assert_drawn_from(text, corpus, at_least=0.5)
+
+
+@pytest.mark.embedded  # the example loads SmolLM2 in a subprocess
+def test_readme_bench_example_runs_and_reports_every_cell(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    example = next(b for b in blocks if "forage.bench(" in b)
+    (tmp_path / "data").symlink_to(ROOT / "data")  # run where the example's paths resolve
+    r = subprocess.run([sys.executable, "-c", example], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [line.split() for line in r.stdout.splitlines()]
+    assert {(s, float(b)) for s, b, *_ in rows} == {
+        (s, b) for s in ("rag", "self_consistency") for b in (500.0, 1500.0)}
+    for _, budget, n, em, compute in rows:
+        assert int(n) == 2 and 0 <= float(em) <= 1 and 0 < float(compute) <= float(budget)
+    assert (tmp_path / "runs" / "readme-bench" / "report.html").exists()

@@ -105,7 +105,7 @@ def test_bad_input_is_one_line_before_any_work(small_world, tmp_path, extra, cod
 
 
 def test_backend_identity_names_the_served_model_or_the_weights_file(tmp_path):
-    from forage.cli.bench import backend_identity
+    from forage.eval.bench import backend_identity
     from forage.llm.testing import FunctionLLM
 
     llm = FunctionLLM(lambda r: "x", model_id="m1")

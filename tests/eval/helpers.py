@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from forage.core.budget import Usage
-from forage.eval.runner import Result
+from forage.report.results import Result
 
 
 def result(

@@ -286,7 +286,7 @@ def journal_rows(folder: Path) -> dict:
                            "FROM results").fetchall()
     finally:
         con.close()
-    from forage.eval.runner import Result
+    from forage.report.results import Result
 
     return {tuple(r[:5]): Result.from_dict(json.loads(r[5])) for r in rows}
 

@@ -10,7 +10,8 @@ import pytest
 from forage.core.errors import ConfigError
 from forage.eval.datasets import open_dataset, parse_hops, select
 from forage.eval.journal import BackendIdentity, Journal
-from forage.eval.sweep import Sweep, check_budgets, check_seeds, knob_for, min_budget
+from forage.core.budget_rules import check_budgets, knob_for, min_budget
+from forage.eval.sweep import Sweep, check_seeds
 from forage.llm.cache import CallCache
 from forage.llm.testing import FunctionLLM
 from forage.runtime import registry

@@ -9,6 +9,8 @@ with the unpruned one and with a fresh evaluation, using the tolerances of
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 from answer_checks import assert_competent  # what any competent real-model run has
@@ -28,6 +30,8 @@ from forage.hierarchy.thread_format import (
     result_text,
 )
 from forage.llm.line_stream import KVLineStream, ScriptedLineStream
+from forage.llm.testing import StreamLLM
+from forage.runtime.driver import run
 
 DOC = Document("d1", "Ivo Maren", "Ivo Maren was born in Selby Cove. He worked as a ferryman.")
 RESULT = result_text(DOC.title, DOC.text, max_words=60).strip()
@@ -43,11 +47,16 @@ TWO_TASKS = [
 QUESTION = "Where was the builder of the Old Mill born?"
 
 
+def _on(stream, thread, question, *, tools, budget):
+    """Run ``thread`` through the driver on a backend whose KV stream is ``stream``."""
+    return asyncio.run(run(thread, question, llm=StreamLLM(stream), tools=tools, budget=budget))
+
+
 def _run(script, budget=None, **settings):
     stream = ScriptedLineStream(script)
     thread = Thread(**settings)
     b = budget or Budget(100_000)
-    answer = thread.run_sync(QUESTION, tools=StaticSearch([DOC]), budget=b, stream=stream)
+    answer = _on(stream, thread, QUESTION, tools=StaticSearch([DOC]), budget=b)
     return answer, stream, b
 
 
@@ -193,10 +202,8 @@ def _three_task_policy(options):
 def test_a_tight_budget_forces_the_answer_with_fewer_tasks():
     # (That no budget is ever overspent is one property test for every strategy:
     # tests/runtime/test_budget_property.py.)
-    full = Thread(max_tasks=3).run_sync(
-        QUESTION, tools=StaticSearch([DOC]), budget=Budget(100_000),
-        stream=ScriptedLineStream(_three_task_policy),
-    )  # fmt: skip
+    full = _on(ScriptedLineStream(_three_task_policy), Thread(max_tasks=3), QUESTION,
+               tools=StaticSearch([DOC]), budget=Budget(100_000))
     assert full.text == "final" and len(full.task.subtasks) == 3 and not full.exhausted
     full_cost = full.meta["ledger"]["compute"]
     forced = []
@@ -204,9 +211,8 @@ def test_a_tight_budget_forces_the_answer_with_fewer_tasks():
         limit = float(full_cost * fraction)
         stream = ScriptedLineStream(_three_task_policy)
         budget = Budget(limit)
-        answer = Thread(max_tasks=3).run_sync(
-            QUESTION, tools=StaticSearch([DOC]), budget=budget, stream=stream
-        )
+        answer = _on(stream, Thread(max_tasks=3), QUESTION, tools=StaticSearch([DOC]),
+                     budget=budget)
         if answer.meta["wrapped_up"] == "budget" and not answer.exhausted:
             assert stream.offered[-1] == ("Answer:",)
             forced.append(len(answer.task.subtasks))
@@ -272,9 +278,8 @@ class _RecordingStream(KVLineStream):
 
 def _kv_run(llm, *, prune, reencode=True):
     stream = _RecordingStream(llm.token_stream(), capacity=1024, script=TWO_TASKS)
-    answer = Thread(prune=prune, reencode=reencode, reuse_preamble=False).run_sync(
-        QUESTION, tools=StaticSearch([DOC]), budget=Budget(100_000), stream=stream
-    )
+    answer = _on(stream, Thread(prune=prune, reencode=reencode, reuse_preamble=False), QUESTION,
+                 tools=StaticSearch([DOC]), budget=Budget(100_000))
     return answer, stream, stream.tokens, stream.token_stream.logits()
 
 
@@ -325,8 +330,7 @@ def test_plain_kv_surgery_without_reencoding_keeps_the_same_tokens(gemma):
     exact, _, reencoded, _ = _kv_run(gemma, prune=True, reencode=True)
     plain = Thread(prune=True, reencode=False, reuse_preamble=False)
     stream = KVLineStream(gemma.token_stream(), capacity=1024, script=TWO_TASKS)
-    answer = plain.run_sync(QUESTION, tools=StaticSearch([DOC]), budget=Budget(100_000),
-                            stream=stream)  # fmt: skip
+    answer = _on(stream, plain, QUESTION, tools=StaticSearch([DOC]), budget=Budget(100_000))
     assert stream.tokens == reencoded
     # Without re-encoding nothing is evaluated twice.
     assert answer.meta["evaluated_tokens"] < exact.meta["evaluated_tokens"]
@@ -340,7 +344,7 @@ def test_gemma_writes_a_bounded_pruned_thread_on_a_world_question(gemma, small_w
     thread = Thread(exemplars=ExemplarSet.from_dev(small_world.dev), max_tasks=2, max_lines=10,
                     line_tokens=16, answer_tokens=12)  # fmt: skip
     stream = KVLineStream(gemma.token_stream(), capacity=1024)
-    answer = thread.run_sync(q, tools=BM25Search(small_world.corpus), budget=budget, stream=stream)
+    answer = _on(stream, thread, q, tools=BM25Search(small_world.corpus), budget=budget)
     assert answer.meta["lines"] <= 10 + 4
     assert_competent(answer, budget, q.text)
     assert 1 <= len(answer.task.subtasks) <= 2
@@ -352,12 +356,10 @@ def test_gemma_writes_a_bounded_pruned_thread_on_a_world_question(gemma, small_w
 
 
 def test_a_backend_that_cannot_edit_its_kv_cache_is_refused_with_a_clear_error():
-    import asyncio
-
     from forage.core.errors import ConfigError
     from forage.llm.testing import ScriptedLLM
     from forage.search.testing import StaticSearch
     from forage.hierarchy.thread import Thread
 
     with pytest.raises(ConfigError, match="KV cache"):
-        asyncio.run(Thread().run_direct("q", llm=ScriptedLLM([]), tools=StaticSearch([]), budget=Budget(100)))
+        asyncio.run(run(Thread(), "q", llm=ScriptedLLM([]), tools=StaticSearch([]), budget=Budget(100)))

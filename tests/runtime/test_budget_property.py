@@ -31,7 +31,7 @@ from forage.core.errors import ConfigError
 from forage.core.types import Document, Question
 from forage.llm.base import Capabilities, LLMRequest
 from forage.llm.line_stream import ScriptedLineStream
-from forage.llm.testing import FunctionLLM
+from forage.llm.testing import FunctionLLM, StreamLLM
 from forage.runtime.driver import run
 from forage.runtime.registry import available
 from forage.search.testing import StaticSearch
@@ -121,9 +121,8 @@ def _run_on_a_line_stream(strategy, data, budget: Budget, seed: int):
         finish = data.draw(st.sampled_from(["stop", "stop", "length"]), label="finish")
         return (line, finish)
 
-    # run_sync, not run_direct: the policy draws from hypothesis, which must stay on this thread.
-    return strategy.run_sync(QUESTION, tools=StaticSearch(DOCS), budget=budget, seed=seed,
-                             stream=ScriptedLineStream(policy))
+    return asyncio.run(run(strategy, QUESTION, llm=StreamLLM(ScriptedLineStream(policy)),
+                           tools=StaticSearch(DOCS), budget=budget, seed=seed))
 
 
 @pytest.mark.parametrize("name", sorted(LINE_STREAM))

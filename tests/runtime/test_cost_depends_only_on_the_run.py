@@ -15,6 +15,7 @@ import pytest
 from forage.core.budget import Budget, Ledger
 from forage.hierarchy.thread import Thread
 from forage.llm.line_stream import ScriptedLineStream
+from forage.llm.testing import StreamLLM
 from forage.runtime import registry
 from forage.runtime.driver import run
 from forage.search.bm25 import BM25Search
@@ -42,18 +43,22 @@ ONE_TASK = [
 ]
 
 
+def _thread(question, budget, stream):
+    """The thread strategy through the driver, on a backend whose KV stream is ``stream``."""
+    return asyncio.run(run(Thread(), question, llm=StreamLLM(stream), tools=StaticSearch([DOC]),
+                           budget=budget))
+
+
 def test_a_preamble_left_by_an_earlier_run_is_charged_as_if_the_run_had_evaluated_it():
     question = "Where was Ivo Maren born?"
     alone = Budget(100_000)
-    Thread().run_sync(question, tools=StaticSearch([DOC]), budget=alone,
-                      stream=ScriptedLineStream(ONE_TASK))  # fmt: skip
+    _thread(question, alone, ScriptedLineStream(ONE_TASK))
 
     shared = ScriptedLineStream(ONE_TASK + ONE_TASK)
-    Thread().run_sync("Who was Ivo Maren?", tools=StaticSearch([DOC]), budget=Budget(100_000),
-                      stream=shared)  # fmt: skip
+    _thread("Who was Ivo Maren?", Budget(100_000), shared)
     evaluated_before = shared.evaluated
     after = Budget(100_000)
-    Thread().run_sync(question, tools=StaticSearch([DOC]), budget=after, stream=shared)
+    _thread(question, after, shared)
 
     assert shared.evaluated - evaluated_before < alone.ledger.usage.prompt_tokens  # reuse happened
     assert charged(after.ledger) == charged(alone.ledger)
@@ -63,19 +68,16 @@ def test_a_budget_that_fits_a_run_alone_fits_it_after_another_run():
     """Whether a line fits under the cap must not depend on what the KV cache holds."""
     question = "Where was Ivo Maren born?"
     probe = Budget(100_000)
-    Thread().run_sync(question, tools=StaticSearch([DOC]), budget=probe,
-                      stream=ScriptedLineStream(ONE_TASK))  # fmt: skip
+    _thread(question, probe, ScriptedLineStream(ONE_TASK))
     first = probe.ledger.entries[0]
     tight = first.usage.prompt_tokens * probe.cost_model.prompt_token * 0.9  # too little to read
     # the preamble and question at the full rate; enough if the preamble were charged as cached
     alone = Budget(tight)
-    a = Thread().run_sync(question, tools=StaticSearch([DOC]), budget=alone,
-                          stream=ScriptedLineStream(ONE_TASK))  # fmt: skip
+    a = _thread(question, alone, ScriptedLineStream(ONE_TASK))
     shared = ScriptedLineStream(ONE_TASK + ONE_TASK)
-    Thread().run_sync("Who was Ivo Maren?", tools=StaticSearch([DOC]), budget=Budget(100_000),
-                      stream=shared)  # fmt: skip
+    _thread("Who was Ivo Maren?", Budget(100_000), shared)
     after = Budget(tight)
-    b = Thread().run_sync(question, tools=StaticSearch([DOC]), budget=after, stream=shared)
+    b = _thread(question, after, shared)
     assert a.exhausted and alone.ledger.refused_calls == 1
     assert (a.text, a.exhausted) == (b.text, b.exhausted)
     assert charged(after.ledger) == charged(alone.ledger)

@@ -14,7 +14,7 @@ from forage.llm.base import LLMRequest
 from forage.llm.testing import FunctionLLM, ScriptedLLM
 from forage.search.bm25 import BM25Search
 from forage.search.corpus import Corpus
-from forage.runtime.base import Answer, Context, Drive, Generate, Parallel, Search
+from forage.runtime.base import Answer, Context, Generate, InStream, Parallel, Search
 from forage.runtime.driver import run
 from forage.prompts.exemplars import ExemplarSet, resolve_placeholders
 from forage.strategies.rag import RAG
@@ -235,27 +235,73 @@ async def test_the_driver_closes_the_strategy_when_the_run_ends_early(tool):
     assert strategy.closed
 
 
-async def test_a_drive_step_gets_the_backend_and_tools_and_meters_through_the_budget(tool):
-    from forage.core.budget import Usage
+@dataclass(frozen=True)
+class InOneStream:
+    """A strategy that does all its work in one ``InStream`` step: ``write(lines)``."""
 
+    write: object
+    name: str = "in-stream"
+
+    def steps(self, ctx: Context):
+        text = yield InStream(self.write)
+        return Answer(text=text, task=ctx.root)
+
+
+def _write_and_search(lines):
+    line = lines.line([lines.encode("Question: q\n")], max_tokens=8, options=["Answer:"],
+                      label="one line")
+    hits = lines.search("Skerry Point Lighthouse")
+    return f"{line.generated.content.strip()}|{hits[0].document.title}"
+
+
+async def test_an_in_stream_step_writes_and_searches_only_through_the_drivers_meter(tool):
+    from forage.llm.line_stream import ScriptedLineStream
+    from forage.llm.testing import StreamLLM
+
+    budget = Budget(1000)
+    stream = ScriptedLineStream(["Answer: Harrowgate"])
+    strategy = InOneStream(_write_and_search)
+    ans = await run(strategy, "q", llm=StreamLLM(stream), tools=tool, budget=budget)
+    assert ans.text.startswith("Harrowgate|")
+    kinds = [e.kind for e in budget.ledger.entries]
+    assert kinds == ["llm", "search"]
+    llm_entry = budget.ledger.entries[0]
+    assert llm_entry.label == "one line" and llm_entry.usage.completion_tokens >= 1
+    assert [a.kind for a in ans.task.actions] == ["search"]  # the driver traced the search
+    assert ans.task.actions[0].cost == budget.ledger.entries[1].cost
+
+    with pytest.raises(ConfigError, match="KV cache"):
+        await run(strategy, "q", llm=ScriptedLLM([]), tools=tool, budget=Budget(1000))
+
+
+async def test_a_refused_line_is_traced_and_the_exhausted_root_says_so(tool):
+    from forage.llm.line_stream import ScriptedLineStream
+    from forage.llm.testing import StreamLLM
+
+    def too_long(lines):
+        lines.line([lines.encode("Question: q\n" * 50)], max_tokens=8)
+        return "unreachable"
+
+    budget = Budget(5)
+    ans = await run(InOneStream(too_long), "q", llm=StreamLLM(ScriptedLineStream(["Answer: x"])),
+                    tools=tool, budget=budget)
+    assert ans.exhausted and ans.text == "" and budget.spent == 0
+    assert [a.kind for a in ans.task.actions] == ["refused"]
+    assert ans.task.status == "exhausted"
+
+
+async def test_an_exhausted_answer_a_strategy_returns_itself_marks_the_root_exhausted(tool):
     @dataclass(frozen=True)
-    class DrivesItself:
-        name: str = "direct-drive"
+    class GivesUp:
+        name: str = "gives-up"
 
         def steps(self, ctx: Context):
-            async def drive(llm, tools):
-                with ctx.budget.reserve_search() as call:
-                    call.commit(Usage(search_calls=1))
-                return f"{llm.model_id}:{sorted(tools)}:{ctx.seed}"
+            if False:
+                yield
+            return Answer(text="", task=ctx.root, exhausted=True)
 
-            text = yield Drive(drive)
-            return Answer(text=text, task=ctx.root)
-
-    budget = Budget(100)
-    ans = await run(DrivesItself(), "q", llm=ScriptedLLM([]), tools=tool, budget=budget, seed=3)
-    assert ans.text == "scripted:['bm25']:3"
-    assert ans.meta["strategy"] == "direct-drive"
-    assert ans.meta["ledger"]["search_calls"] == 1
+    ans = await run(GivesUp(), "q", llm=ScriptedLLM([]), tools=tool, budget=Budget(100))
+    assert ans.task.status == "exhausted"
 
 
 def test_thread_runs_through_the_driver_on_the_embedded_model(gemma, small_world):

@@ -1,12 +1,12 @@
 """`forage ask`: answer one question over a corpus and show the answer, sources and ledger.
 
 Any registered strategy can answer (``--strategy``, default ``rag``), so the hierarchy can be tried
-on one question. Only option parsing and printing live here.
+on one question. A thin wrapper over ``forage.ask`` (``forage.runtime.ask``): only option parsing,
+loading with a spinner and printing live here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -22,12 +22,12 @@ from forage.cli.backends import (
     retries_option,
     timeout_option,
 )
-from forage.cli.checks import check_budget
 from forage.core.budget import Budget, Ledger
+from forage.core.budget_rules import check_budget
 from forage.core.errors import ConfigError
 from forage.runtime import registry
-from forage.runtime.driver import run
-from forage.runtime.oneshot import bm25_over, build_strategy
+from forage.runtime.ask import ask as library_ask
+from forage.runtime.ask import bm25_over
 
 console = Console()
 
@@ -77,17 +77,17 @@ def ask(
         raise ConfigError("--k must be at least 1")
     if knob is not None and knob < 1:
         raise ConfigError("--knob must be at least 1")
-    check_budget(budget)
+    check_budget(budget, option="--budget")
     spec = registry.get(strategy)
     if knob is None and spec.name == "rag":
         knob = k
     with console.status("loading corpus and model…", spinner="dots"):
         tool = bm25_over(corpus)
         llm = make_llm(model, base_url, api_model, timeout=timeout, retries=retries)
-    built = build_strategy(spec.name, knob)
     b = Budget(budget)
     with console.status(f"searching and reading ({spec.name})…", spinner="dots"):
-        answer = asyncio.run(run(built, question, llm=llm, tools=tool, budget=b, seed=seed))
+        answer = library_ask(question, corpus=tool, strategy=spec.name, budget=b, llm=llm,
+                             knob=knob, seed=seed)
     too_long = answer.meta.get("refusal_counter") == "context"
     if as_json:
         console.print_json(json.dumps(answer.to_dict()))

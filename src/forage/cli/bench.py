@@ -1,29 +1,35 @@
 """`forage bench`: sweep strategies x budgets x datasets x seeds, journaled, and write the report.
 
-Every input is checked before any work starts (unknown strategy or dataset, a bad budget, an
-unreachable model server, a journal from another sweep, an output folder another bench is using),
-each failure one line. The sweep itself is ``forage.eval.sweep``; the files ``forage.eval.report``.
-``--executor ray`` runs the cells on Ray workers (``forage.eval.ray_executor``); the journal and
-the report stay in this process. This module parses options, shows progress (a bar on a terminal; one line per finished cell when
-stdout is a file or a pipe, so ``| tee`` and CI logs show the sweep as it goes) and prints the
-tables.
+A thin wrapper over the library's ``forage.bench`` (``forage.eval.bench``), which owns the lock,
+the journal, the executor, the results and the report. Here: parsing options (each bad one a
+single line before any work), reaching the model server, building the backend recipe (the
+environment's API key and model folder; ``--executor ray`` hands it to Ray workers,
+``forage.eval.ray_executor``), showing progress (a bar on a terminal; one line per finished cell
+when stdout is a file or a pipe, so ``| tee`` and CI logs show the sweep as it goes) and printing
+the tables.
 """
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 import functools
 import logging
 import math
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from forage.cli.backends import (
@@ -31,22 +37,19 @@ from forage.cli.backends import (
     api_model_option,
     base_url_option,
     check_server_options,
-    make_llm,
     model_dir,
     model_option,
     retries_option,
     timeout_option,
 )
-from forage.core.errors import ConfigError, ConnectError, SweepFailed
-from forage.eval.datasets import SPLITS, open_dataset, parse_hops
-from forage.eval.executor import Executor, LocalExecutor
-from forage.eval.journal import BackendIdentity, Journal, file_digest
-from forage.eval.metrics import CellStats, Efficiency
-from forage.llm.base import LLM
-from forage.eval.report import AUC_NOTE, ci_text, describe, write_report
-from forage.eval.runner import Result
-from forage.eval.sweep import Cell, Sweep, SweepRun, check_budgets, check_seeds
-from forage.llm.cache import CallCache
+from forage.core.budget_rules import check_budgets
+from forage.core.errors import ConfigError, ConnectError
+from forage.eval.bench import BenchProgress, backend_identity, check_choices
+from forage.eval.bench import bench as library_bench
+from forage.report.statistics import CellStats, Efficiency
+from forage.report.sweep_report import AUC_NOTE, ci_text, describe
+from forage.report.results import Result
+from forage.eval.sweep import Cell, Sweep, check_seeds
 from forage.llm.models import resolve_model
 from forage.llm.openai_compat import check_base_url, redact_url
 from forage.runtime import registry
@@ -111,20 +114,6 @@ def strategies_help() -> str:
     except Exception:  # a broken plug-in must not break --help; bench reports it when run
         names = ", ".join(s.name for s in registry.BUILTINS)
     return f"Comma-separated strategies: {names}."
-
-
-def backend_identity(llm: LLM, base_url: str | None, reported: list[str]) -> BackendIdentity:
-    """What the journal records about the backend: for the embedded runtime the sha256 of the
-    weights file; for a server the model it reports (the one asked for, if it is listed)."""
-    if base_url:
-        weights = llm.model_id if llm.model_id in reported else ",".join(reported)
-        return BackendIdentity.of(llm, kind="openai-compatible", weights=f"served:{weights}")
-    path = getattr(llm, "path", None)  # the embedded backend's weights file
-    weights = f"sha256:{file_digest(path)}" if path else ""
-    adapter = getattr(llm, "adapter", None)  # and its LoRA adapter, for a trained model
-    if adapter:
-        weights += f"+lora:{file_digest(adapter)}"
-    return BackendIdentity.of(llm, kind="embedded", weights=weights)
 
 
 def cells_table(cells: list[CellStats], metric: str) -> Table:
@@ -204,25 +193,11 @@ def bench(
              "up.")] = 30.0,
 ) -> None:
     """Sweep strategies x budgets x datasets x seeds; resumable; writes results and a report."""
-    # -- everything checked before any work ---------------------------------------------------
-    available = registry.available()
+    # Options parsed and the backend reachable before any work; the rest is ``forage.bench``.
     names = _csv(strategies, "strategies")
-    for name in names:
-        if name not in available:
-            raise ConfigError(f"unknown strategy {name!r}: choose from {', '.join(sorted(available))}")
     budget_list = check_budgets(_numbers(budgets, "budgets", float))
     seed_list = list(check_seeds(_numbers(seeds, "seeds", int)))
-    if hierarchical not in available:
-        raise ConfigError(f"unknown --hierarchical strategy {hierarchical!r}: choose from "
-                          f"{', '.join(sorted(available))}")
-    if split not in SPLITS:
-        raise ConfigError(f"unknown split {split!r}: choose from {', '.join(SPLITS)}")
-    if metric not in ("acc", "em", "f1"):
-        raise ConfigError(f"unknown metric {metric!r}: choose from acc, em, f1")
-    if limit is not None and limit < 1:
-        raise ConfigError(f"--limit must be at least 1, not {limit}")
-    if not dataset:
-        raise ConfigError("give at least one --dataset")
+    check_choices(names, hierarchical=hierarchical, split=split, metric=metric, limit=limit)
     if executor not in ("local", "ray"):
         raise ConfigError(f"unknown executor {executor!r}: choose from local, ray")
     if executor == "local" and (address is not None or workers is not None
@@ -231,7 +206,6 @@ def bench(
                           "--executor ray")
     ray_settings = (_ray_settings(address, workers, cpus_per_worker, connect_timeout)
                     if executor == "ray" else None)
-    hop_range = parse_hops(hops)
     reported: list[str] = []
     if base_url:
         check_base_url(base_url)
@@ -239,67 +213,19 @@ def bench(
         reported = probe_server(base_url, timeout=min(timeout, 10.0))
     else:
         resolve_model(model, cache_dir=model_dir())
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a folder")
-    with console.status("loading datasets…", spinner="dots"):
-        datasets = [open_dataset(p, split_name=split, limit=limit, hops=hop_range,
-                                 dev_size=dev_size, strict=strict) for p in dataset]
-    sweep = Sweep(datasets, [available[n] for n in names], tuple(budget_list), tuple(seed_list))
-    # The folder's lock, taken before the model loads and held by the open journal until the
-    # report is written: a second bench into the same folder is refused before it does anything.
-    lock = Journal.lock(out / "journal.sqlite")
-    runner: Executor
-    cache: CallCache | None = None
-    try:
-        if ray_settings is not None:
-            with console.status("starting the Ray workers (each loads the model)…",
-                                spinner="dots"):
-                runner = _ray_executor(
-                    BackendRecipe.from_options(model, base_url, api_model, n_ctx=n_ctx,
-                                               timeout=timeout, retries=retries,
-                                               n_threads=max(1, math.ceil(cpus_per_worker))),
-                    functools.partial(backend_identity, base_url=base_url, reported=reported),
-                    out / "cache.sqlite", ray_settings)
-                try:
-                    identity = runner.start(sweep)
-                except BaseException:
-                    runner.close()
-                    raise
-        else:
-            with console.status("loading the model…", spinner="dots"):
-                llm = make_llm(model, base_url, api_model, n_ctx=n_ctx, timeout=timeout,
-                               retries=retries)
-                identity = backend_identity(llm, base_url, reported)
-        journal = Journal.open(out / "journal.sqlite", sweep.config(identity), lock=lock)
-    except BaseException:
-        lock.release()
-        raise
-    model_id = identity.model
-    try:
-        try:
-            if ray_settings is None:
-                cache = CallCache(out / "cache.sqlite", "record")
-                runner = LocalExecutor(llm, cache)
-            outcome = _run(sweep, runner, journal)
-            results = outcome.results
-        finally:
-            if cache is not None:
-                cache.close()
-            if ray_settings is not None:
-                runner.close()  # type: ignore[attr-defined]
-        meta = {
-            "date": dt.datetime.now().isoformat(timespec="seconds"), "model": model_id,
-            "backend": f"{identity.kind} ({identity.profile} prompts, {identity.weights[:23]})",
-            "datasets": ", ".join(f"{d.name} ({d.kind}, {d.split}, {len(d.questions)} q)"
-                                  for d in datasets),
-            "budgets": ", ".join(f"{b:g}" for b in sweep.budgets),
-            "seeds": ", ".join(map(str, seed_list)),
-        }  # fmt: skip
-        with console.status("writing the report…", spinner="dots"):
-            report = write_report(out, results, hierarchical=hierarchical, metric=metric,
-                                  meta=meta)
-    finally:
-        journal.close()
+    identify = functools.partial(backend_identity, base_url=base_url, reported=reported)
+    recipe = BackendRecipe.from_options(
+        model, base_url, api_model, n_ctx=n_ctx, timeout=timeout, retries=retries,
+        n_threads=max(1, math.ceil(cpus_per_worker)) if ray_settings is not None else None)
+    workers_of = (None if ray_settings is None else
+                  functools.partial(_ray_executor, recipe, identify, settings=ray_settings))
+    run = library_bench(
+        dataset, strategies=names, budgets=budget_list, seeds=seed_list, out=out,
+        llm=None if workers_of else recipe, executor=workers_of, identify=identify, limit=limit,
+        split=split, hops=hops, dev_size=dev_size, strict=strict, hierarchical=hierarchical,
+        metric=metric, progress=_TerminalProgress() if console.is_terminal else _LineProgress(),
+    )  # fmt: skip
+    report = run.report
     console.print(cells_table(report.cells, metric))
     console.print(efficiency_table(report.efficiency))
     console.print(f"wrote {report.results_json}, {report.html} and {len(report.plots)} plot(s)",
@@ -307,13 +233,7 @@ def bench(
     for name, why in report.plot_errors.items():
         console.print(f"warning: the plot of {name} could not be drawn ({why}); the report has "
                       "everything else", highlight=False, markup=False)
-    if outcome.failures:
-        first = outcome.failures[0]
-        raise SweepFailed(
-            f"{len(outcome.failures)} cell(s) failed and were not journaled (rerun to retry them); "
-            f"first: {first.cell.spec.name}@{first.cell.budget:g} on {first.cell.dataset}/"
-            f"{first.cell.question.id}: {first.error}"
-        )
+    run.raise_for_failures()
 
 
 def _ray_settings(address: str | None, workers: int | None,  # type: ignore[no-untyped-def]
@@ -327,77 +247,85 @@ def _ray_settings(address: str | None, workers: int | None,  # type: ignore[no-u
                        connect_timeout=connect_timeout, quiet=quiet)
 
 
-def _ray_executor(recipe, identify, cache_path: Path, settings):  # type: ignore[no-untyped-def]
+def _ray_executor(recipe, identify, cache_path: Path, *, settings):  # type: ignore[no-untyped-def]
     from forage.eval.ray_executor import RayExecutor
 
     return RayExecutor(recipe, identify=identify, cache_path=cache_path, settings=settings)
 
 
-def _run(sweep: Sweep, runner: Executor, journal: Journal) -> SweepRun:
-    if not console.is_terminal:
-        return _run_logged(sweep, runner, journal)
-    cells = sweep.cells()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("{task.fields[last]}"))
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("sweep", total=len(cells), last="")
-        skipped = 0
+class _TerminalProgress(BenchProgress):
+    """A spinner for each slow stage, a bar for the cells."""
 
-        def on_cell(cell: Cell, result: Result, was_done: bool) -> None:
-            nonlocal skipped
-            skipped += was_done
-            progress.update(
-                task, advance=1,
-                description=f"{cell.dataset} {cell.spec.name}@{cell.budget:g}",
-                last=f"{'journaled' if was_done else 'ran'}: "
-                     f"{'✓' if result.em else '✗'} {result.compute:.0f}u"
-                     + (f" ({skipped} from journal)" if skipped else ""),
-            )  # fmt: skip
+    def __init__(self) -> None:
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+        self.skipped = 0
 
-        def on_failure(cell: Cell, why: str) -> None:
-            progress.update(task, advance=1, last=f"FAILED {cell.spec.name}: {why[:60]}")
+    def stage(self, what: str) -> AbstractContextManager[object]:
+        return console.status(f"{what}…", spinner="dots")
 
-        return asyncio.run(sweep.run(executor=runner, journal=journal, on_cell=on_cell,
-                                     on_failure=on_failure))
+    def start(self, sweep: Sweep) -> None:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TextColumn("{task.fields[last]}"))
+        self.bar = Progress(*columns, console=console, transient=False)
+        self.bar.start()
+        self.task = self.bar.add_task("sweep", total=len(sweep.cells()), last="")
+
+    def cell(self, cell: Cell, result: Result, was_done: bool) -> None:
+        assert self.bar is not None and self.task is not None
+        self.skipped += was_done
+        self.bar.update(
+            self.task, advance=1,
+            description=f"{cell.dataset} {cell.spec.name}@{cell.budget:g}",
+            last=f"{'journaled' if was_done else 'ran'}: "
+                 f"{'✓' if result.em else '✗'} {result.compute:.0f}u"
+                 + (f" ({self.skipped} from journal)" if self.skipped else ""),
+        )  # fmt: skip
+
+    def failure(self, cell: Cell, why: str) -> None:
+        assert self.bar is not None and self.task is not None
+        self.bar.update(self.task, advance=1, last=f"FAILED {cell.spec.name}: {why[:60]}")
+
+    def end(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
-def _run_logged(sweep: Sweep, runner: Executor, journal: Journal) -> SweepRun:
-    """The sweep with one plain line per finished cell (stdout is a file or a pipe)."""
-    total = len(sweep.cells())
-    count, skipped = 0, 0
+class _LineProgress(BenchProgress):
+    """One plain line per finished cell (stdout is a file or a pipe)."""
 
-    def line(text: str) -> None:
+    def __init__(self) -> None:
+        self.total = self.count = self.skipped = 0
+
+    def line(self, text: str) -> None:
         console.print(text, highlight=False, markup=False, soft_wrap=True)
 
-    def flush_skipped() -> None:
-        nonlocal skipped
-        if skipped:
-            line(f"[{count}/{total}] {skipped} cell(s) already in the journal")
-            skipped = 0
+    def flush_skipped(self) -> None:
+        if self.skipped:
+            self.line(f"[{self.count}/{self.total}] {self.skipped} cell(s) already in the journal")
+            self.skipped = 0
 
-    def on_cell(cell: Cell, result: Result, was_done: bool) -> None:
-        nonlocal count, skipped
-        count += 1
+    def start(self, sweep: Sweep) -> None:
+        self.total = len(sweep.cells())
+        self.line(f"sweep: {self.total} cell(s)")
+
+    def cell(self, cell: Cell, result: Result, was_done: bool) -> None:
+        self.count += 1
         if was_done:
-            skipped += 1
-            if count == total:
-                flush_skipped()
+            self.skipped += 1
+            if self.count == self.total:
+                self.flush_skipped()
             return
-        flush_skipped()
-        line(f"[{count}/{total}] {cell.dataset} {cell.question.id} {cell.spec.name}@{cell.budget:g}"
-             f" seed {cell.seed}: em {result.em:.0f} f1 {result.f1:.2f}, {result.compute:.0f} "
-             f"units, {result.seconds:.1f}s")
+        self.flush_skipped()
+        self.line(f"[{self.count}/{self.total}] {cell.dataset} {cell.question.id} "
+                  f"{cell.spec.name}@{cell.budget:g} seed {cell.seed}: em {result.em:.0f} "
+                  f"f1 {result.f1:.2f}, {result.compute:.0f} units, {result.seconds:.1f}s")
 
-    def on_failure(cell: Cell, why: str) -> None:
-        nonlocal count
-        count += 1
-        flush_skipped()
-        line(f"[{count}/{total}] {cell.dataset} {cell.question.id} {cell.spec.name}@{cell.budget:g}"
-             f" seed {cell.seed}: FAILED {why[:120]}")
-
-    line(f"sweep: {total} cell(s)")
-    return asyncio.run(sweep.run(executor=runner, journal=journal, on_cell=on_cell,
-                                 on_failure=on_failure))
+    def failure(self, cell: Cell, why: str) -> None:
+        self.count += 1
+        self.flush_skipped()
+        self.line(f"[{self.count}/{self.total}] {cell.dataset} {cell.question.id} "
+                  f"{cell.spec.name}@{cell.budget:g} seed {cell.seed}: FAILED {why[:120]}")
 
 
 def register(app: typer.Typer) -> None:

@@ -22,7 +22,7 @@ from forage.cli.backends import (
     timeout_option,
 )
 from forage.core.errors import ConfigError
-from forage.runtime.oneshot import bm25_over
+from forage.runtime.ask import bm25_over
 from forage.serve.settings import EFFORT_PRESETS, ServeSettings, check_bind
 
 console = Console(stderr=True)

@@ -7,8 +7,8 @@ reservation is an upper bound on the call's cost: the prompt is counted exactly 
 than was reserved. A call that cannot fit at all is refused: the refusal is written to the ledger
 and ``BudgetExhausted`` is raised; the call never runs.
 
-The one metering pattern, used by every caller (``forage.llm.metered.complete``,
-``forage.search.base.metered_search``, the single-stream runtime)::
+The one metering pattern, used by every caller (``forage.llm.metered``: ``complete`` for requests
+and ``write_line`` for the single-stream runtime's lines; ``forage.search.base.metered_search``)::
 
     with budget.reserve_llm(prompt_tokens, max_tokens, label=...) as call:
         ...                                  # run the call with call.max_tokens

@@ -6,6 +6,7 @@ it back as an observation. A bug, an exhausted budget or an unusable backend is 
 
     ForageError
     ├── ConfigError              bad arguments or settings, detected before any work starts
+    │   └── InvalidBudget        a budget no run can be given (field: reason)
     ├── DataError                unreadable, malformed or empty input data (corpus, dataset)
     │   └── CorruptFile          a file forage wrote earlier (journal) is damaged (field: path)
     ├── EnvironmentProblem       the user's machine refuses: read-only or full disk, not a folder
@@ -35,6 +36,15 @@ class ForageError(Exception):
 
 class ConfigError(ForageError):
     """Invalid arguments or settings."""
+
+
+class InvalidBudget(ConfigError):
+    """A budget that no run may be given: not finite, below the cheapest run, above a cap.
+    ``reason`` is ``not_finite``, ``below_floor`` or ``above_cap`` (a server maps it to its code)."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class DataError(ForageError):

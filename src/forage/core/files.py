@@ -9,7 +9,7 @@ refused.
 - ``environment_problem``: an ``OSError`` from the user's disk (read-only, full, not a folder, no
   permission) as an ``EnvironmentProblem`` whose one line names the file and the cause.
 
-Not here: what the files contain (``forage.eval.report``, ``forage.eval.journal``).
+Not here: what the files contain (``forage.report.sweep_report``, ``forage.eval.journal``).
 """
 
 from __future__ import annotations

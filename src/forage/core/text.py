@@ -1,6 +1,6 @@
 """Answer text normalisation shared by scoring and by strategies that vote or compare answers.
 
-Not here: scores (``forage.data.metrics``), parsing model output (``forage.prompts``).
+Not here: scores (``forage.data.scoring``), parsing model output (``forage.prompts``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ paragraphs into one corpus of ``Document``s, de-duplicated by title, with ids th
 titles. A malformed record is logged with its file and line and skipped, or, with ``strict=True``,
 raised as ``DataError``. ``split`` cuts the dev/test split the shared data files use.
 
-Not here: the per-format parsing (``forage.data.formats``), scoring (``forage.data.metrics``),
+Not here: the per-format parsing (``forage.data.formats``), scoring (``forage.data.scoring``),
 searching the corpus (``forage.search``).
 """
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from forage.core.errors import ConfigError, EnvironmentProblem, ModelLoadError, ServerError
-from forage.eval.runner import Result, evaluate
+from forage.eval.runner import evaluate
+from forage.report.results import Result
 from forage.llm.base import LLM
 from forage.llm.cache import CallStore
 from forage.prompts.exemplars import ExemplarSet

@@ -18,7 +18,7 @@ The schema evolves through named, append-only migrations (the style of simonw/ll
 ``migrations.py``): each is applied once, in order, and recorded in ``_migrations``. Never edit or
 reorder a migration that has shipped; add a new one.
 
-Not here: running cells (``forage.eval.sweep``), aggregating them (``forage.eval.metrics``).
+Not here: running cells (``forage.eval.sweep``), aggregating them (``forage.report.statistics``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any
 
 from forage.core.errors import ConfigError, CorruptFile, EnvironmentProblem
 from forage.core.files import FolderLock, environment_problem, sqlite_environment_problem
-from forage.eval.runner import Result
+from forage.report.results import Result
 from forage.llm.base import LLM
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ for the largest k once) and averages recall@k over the questions that have gold 
 ``progress(done, total)`` after each question when given a callback.
 
 Searches here are *not* metered: this measures a retriever, it spends no strategy's budget. Not here:
-building indexes (``forage.search``), answer metrics (``forage.data.metrics``).
+building indexes (``forage.search``), answer metrics (``forage.data.scoring``).
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ mode a rerun replays model calls instead of recomputing them, and replayed calls
 original compute.
 
 Not here: running cells (``forage.eval.executor``), storage (``forage.eval.journal``), statistics
-(``forage.eval.metrics``), output files (``forage.eval.report``), argument parsing
-(``forage.cli.bench``).
+(``forage.report.statistics``), output files (``forage.report.sweep_report``), the whole bench
+with its lock and report (``forage.eval.bench``), argument parsing (``forage.cli.bench``).
 """
 
 from __future__ import annotations
@@ -34,12 +34,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from forage.core.budget import CostModel
+from forage.core.budget_rules import check_budgets, knob_for
 from forage.core.errors import ConfigError
 from forage.core.types import Question
 from forage.eval.datasets import SweepDataset
 from forage.eval.executor import ABORT, Executor, LocalExecutor
 from forage.eval.journal import BackendIdentity, CellKey, Journal, SweepConfig, cell_key
-from forage.eval.runner import Result
+from forage.report.results import Result
 from forage.llm.base import LLM
 from forage.llm.cache import CallStore
 from forage.search.base import SearchTool
@@ -47,38 +48,6 @@ from forage.prompts.exemplars import ExemplarSet
 from forage.runtime.registry import StrategySpec
 
 logger = logging.getLogger(__name__)
-
-MIN_PROMPT_TOKENS = 64  # the shortest prompt any reader sends (instructions + question)
-
-
-def min_budget(cost_model: CostModel | None = None) -> float:
-    """The cheapest useful run: one search call, a minimal prompt and one completion token."""
-    cm = cost_model or CostModel()
-    return cm.search_call + MIN_PROMPT_TOKENS * cm.prompt_token + cm.completion_token
-
-
-def knob_for(spec: StrategySpec, level: int) -> int | None:
-    """The knob value of budget level ``level``: ``ladder[level]``, clamped to the last rung."""
-    if not spec.ladder:
-        return None
-    return spec.ladder[min(level, len(spec.ladder) - 1)]
-
-
-def check_budgets(budgets: Sequence[float], cost_model: CostModel | None = None) -> tuple[float, ...]:
-    """Budgets sorted ascending; ``ConfigError`` for none, duplicates, or one below ``min_budget``."""
-    if not budgets:
-        raise ConfigError("give at least one budget")
-    floor = min_budget(cost_model)
-    for b in budgets:
-        if not b >= floor:
-            raise ConfigError(
-                f"budget {b:g} is below the cheapest possible run ({floor:g} compute units: one "
-                f"search call and a {MIN_PROMPT_TOKENS}-token prompt)"
-            )
-    if len(set(budgets)) != len(budgets):
-        raise ConfigError(f"budgets repeat: {', '.join(f'{b:g}' for b in budgets)}")
-    return tuple(sorted(float(b) for b in budgets))
-
 
 def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
     """The seeds as given; ``ConfigError`` for none or a repeated one (a repeated seed would count
@@ -270,10 +239,6 @@ __all__ = [
     "Failure",
     "SweepRun",
     "ExemplarSettings",
-    "MIN_PROMPT_TOKENS",
     "Sweep",
-    "check_budgets",
     "check_seeds",
-    "knob_for",
-    "min_budget",
 ]

@@ -17,44 +17,40 @@ everything after the span and evaluates those tokens again (for ``keep_last=0`` 
 line, a few tokens), so the stream is exactly a fresh evaluation of the pruned tokens.
 ``reencode=False`` is the plain surgery: remove and shift, nothing re-evaluated.
 
-Metering. Each line is one LLM call, charged with the budget's one metering pattern (a
-reservation held while the line is written, committed with the line's usage; ``forage.core.budget``)
-before anything is evaluated: the call reads the whole stream; the cells this run already put in
-the KV cache are ``cached_prompt_tokens``, the tokens evaluated as input now (exemplars, question,
-results, forced prefixes, re-encoded lines) are fresh prompt tokens, and the sampled tokens are
-completion tokens. Each search goes through ``metered_search``. Before each ordinary line the
-runtime checks that the budget, the line cap and the context can still pay for concluding the open
-task and answering; if not, it wraps up (forced conclusion, forced ``Answer:``). Malformed lines
-(cut off, empty, of a kind the format does not allow there) are removed from the stream at once,
-are charged, count against ``max_lines``, and the retry samples at ``retry_temperature``.
+Metering. The driver charges everything: the strategy yields one ``InStream`` step and works
+through the driver's ``StreamLines`` handle. Each line is one LLM call (``lines.line``, metered by
+``forage.llm.metered.write_line`` before anything is evaluated): the call reads the whole stream;
+the cells this run already put in the KV cache are ``cached_prompt_tokens``, the tokens evaluated
+as input now (exemplars, question, results, forced prefixes, re-encoded lines) are fresh prompt
+tokens, and the sampled tokens are completion tokens. Each search is ``lines.search`` (charged and
+traced as a ``Search`` step). Before each ordinary line the runtime checks that the budget, the
+line cap and the context can still pay for concluding the open task and answering; if not, it
+wraps up (forced conclusion, forced ``Answer:``). Malformed lines (cut off, empty, of a kind the
+format does not allow there) are removed from the stream at once, are charged, count against
+``max_lines``, and the retry samples at ``retry_temperature``.
 
 Preamble reuse (``reuse_preamble=True``): the exemplar preamble is the same for every question, so
 a new run keeps the cells an earlier run left in the KV cache if they hold exactly the preamble's
 tokens. That saves wall time only: the run is charged as if it had evaluated the preamble itself
 (fresh prompt tokens on its first line), so its cost and its decisions do not depend on what ran
-before it. A run must have the model to itself (``EmbeddedLLM.exclusive``).
+before it. The driver holds the model for the run (``EmbeddedLLM.line_stream``).
 
 Not here: the line format's pure rules (``thread_format``), the stream implementations
-(``forage.llm.line_stream``). A KV stream cannot be driven through ``Generate`` requests, so
-``steps`` yields one ``Drive`` step: the driver hands over the backend and the tools.
+(``forage.llm.line_stream``), metering (the driver and ``forage.llm.metered``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from forage.core.budget import Budget, Usage
+from forage.core.budget import Budget
 from forage.core.errors import BudgetExhausted, ConfigError, ContextOverflow
 from forage.core.trace import Action, Task
 from forage.core.types import Hit, Question
-from forage.llm.token_stream import TokenStream
-from forage.search.base import SearchTool, metered_search
-from forage.runtime.base import Answer, Context, Drive, Steps
+from forage.runtime.base import Answer, Context, InStream, Steps
+from forage.runtime.driver import StreamLines
 from forage.prompts.exemplars import ExemplarSet
 from forage.prompts.common import clean_answer
 from forage.hierarchy.thread_format import (
@@ -64,7 +60,6 @@ from forage.hierarchy.thread_format import (
     Position,
     allowed_next,
     check_line,
-    line_usage,
     parse_line,
     prefix,
     render_preamble,
@@ -72,7 +67,6 @@ from forage.hierarchy.thread_format import (
     step_cost,
     wrap_up_cost,
 )
-from forage.llm.line_stream import KVLineStream, LineStream
 
 log = logging.getLogger(__name__)
 
@@ -107,71 +101,14 @@ class Thread:
             raise ConfigError("thread: keep_last must be >= 0")
 
     def steps(self, ctx: Context) -> Steps:
-        """One ``Drive`` step: the run's stream lives on the backend's KV cache (an
-        ``EmbeddedLLM``, which must not serve other calls meanwhile); runs in a worker thread."""
+        """One ``InStream`` step: the run's stream lives on the backend's KV cache (an
+        ``EmbeddedLLM``, held by the driver for the run); runs in a worker thread."""
 
-        async def drive(llm: Any, tools: Mapping[str, SearchTool]) -> Answer:
-            return await asyncio.to_thread(
-                self._on_model, ctx.question, llm, tools, ctx.budget, ctx.seed, ctx.root
-            )
+        def write(lines: StreamLines) -> Answer:
+            return _Run(self, ctx.question, lines, ctx.budget, ctx.seed, ctx.root).go()
 
-        answer: Answer = yield Drive(drive)
+        answer: Answer = yield InStream(write, keep_prefix=self.reuse_preamble)
         return answer
-
-    async def run_direct(
-        self,
-        question: Question | str,
-        *,
-        llm: Any = None,
-        tools: Mapping[str, SearchTool] | SearchTool,
-        budget: Budget,
-        seed: int = 0,
-        stream: LineStream | None = None,
-    ) -> Answer:
-        """``run_sync`` in a worker thread."""
-        return await asyncio.to_thread(
-            self.run_sync, question, llm=llm, tools=tools, budget=budget, seed=seed, stream=stream
-        )
-
-    def run_sync(
-        self,
-        question: Question | str,
-        *,
-        llm: Any = None,
-        tools: Mapping[str, SearchTool] | SearchTool,
-        budget: Budget,
-        seed: int = 0,
-        stream: LineStream | None = None,
-    ) -> Answer:
-        """Answer ``question`` in one stream without the driver: ``stream`` if given (tests,
-        scripted streams), else a KV stream of ``llm``."""
-        q = question if isinstance(question, Question) else Question(id="q", text=question)
-        tool_map = tools if isinstance(tools, Mapping) else {tools.name: tools}
-        root = Task(goal=q.text, budget=budget)
-        if stream is None:
-            return self._on_model(q, llm, tool_map, budget, seed, root)
-        return _Run(self, q, stream, _first(tool_map), budget, seed, root).go()
-
-    def _on_model(
-        self, q: Question, llm: Any, tools: Mapping[str, SearchTool], budget: Budget, seed: int,
-        root: Task,
-    ) -> Answer:
-        if llm is None or not llm.capabilities.supports_kv_edit:
-            raise ConfigError(
-                "the thread strategy needs a backend that can edit its KV cache "
-                "(the embedded llama.cpp runtime)"
-            )
-        tool = _first(tools)
-        with llm.exclusive():  # the KV cache is ours until the run ends
-            ts = TokenStream(llm.llama, clear=False) if self.reuse_preamble else llm.token_stream()
-            stream = KVLineStream(ts, capacity=llm.capabilities.context_window)
-            return _Run(self, q, stream, tool, budget, seed, root).go()
-
-
-def _first(tools: Mapping[str, SearchTool]) -> SearchTool:
-    if not tools:
-        raise ConfigError("a run needs at least one search tool")
-    return next(iter(tools.values()))
 
 
 @dataclass
@@ -185,10 +122,9 @@ class _Run:
     """One question's loop. Keeps the stream's segments so spans can be found after shifts."""
 
     def __init__(
-        self, s: Thread, q: Question, stream: LineStream, tool: SearchTool, budget: Budget,
-        seed: int, root: Task,
+        self, s: Thread, q: Question, stream: StreamLines, budget: Budget, seed: int, root: Task,
     ) -> None:
-        self.s, self.q, self.stream, self.tool, self.budget, self.seed = s, q, stream, tool, budget, seed
+        self.s, self.q, self.stream, self.budget, self.seed = s, q, stream, budget, seed
         self.root = root
         self.inherited = 0  # cells an earlier run left (the preamble), not yet charged to this run
         self.segs: list[_Segment] = []  # evaluated, in stream order
@@ -221,8 +157,7 @@ class _Run:
             kinds = allowed_next(self.pos, max_tasks=s.max_tasks, max_searches=s.max_searches)
             try:
                 kind, content, why = self._line(kinds)
-            except BudgetExhausted as e:
-                self.root.actions.append(Action("refused", "line", str(e)))
+            except BudgetExhausted:  # recorded in the trace by the driver's handle
                 return self._fallback("budget")
             except ContextOverflow:
                 return self._fallback("context")
@@ -280,35 +215,24 @@ class _Run:
         number = self.pos.concluded + 1
         options = [prefix(k, number) for k in kinds]
         max_tokens = s.answer_tokens if kinds == ("answer",) else s.line_tokens
-        cells, new_input = self._cells_and_input()
-        prefix_room = max(len(stream.encode(o)) for o in options) if s.constrained else 0
+        cells = len(stream) - self.inherited
         temperature = s.retry_temperature if self.retries else 0.0
-        seed = self.seed * 1000 + self.lines
-        with self.budget.reserve_llm(
-            cells + new_input + prefix_room, max_tokens, cached_prompt_tokens=cells,
-            label=f"{s.name}:{'/'.join(kinds)}",
-        ) as call:  # fmt: skip
-            t0 = time.perf_counter()
-            evaluated_input = 0
-            for p in self.pending:
-                stream.eval(p.tokens)
-                self.segs.append(p)
-                evaluated_input += len(p.tokens)
-            self.pending = []
-            start = len(stream)
-            if s.constrained:
-                kind = kinds[stream.choose(options, temperature=temperature, seed=seed)]
-            forced = len(stream) - start
-            g = stream.generate_line(call.max_tokens or 1, temperature=temperature, seed=seed)
-            seconds = time.perf_counter() - t0
-            fresh = self.inherited + evaluated_input + forced + g.extra_input
-            usage = line_usage(cells, fresh, g.sampled)
-            entry = call.commit(Usage(**{**usage.to_dict(), "llm_seconds": seconds}))
+        spans = [p.tokens for p in self.pending]
+        ml = stream.line(
+            spans, max_tokens=max_tokens, options=options if s.constrained else None,
+            unpaid_cells=self.inherited, temperature=temperature,
+            seed=self.seed * 1000 + self.lines, label=f"{s.name}:{'/'.join(kinds)}",
+        )  # fmt: skip
+        self.segs.extend(self.pending)
+        self.pending = []
+        g, start = ml.generated, ml.start
+        if ml.choice is not None:
+            kind = kinds[ml.choice]
         self.inherited = 0
         self.lines += 1
-        self.evaluated += evaluated_input + forced + g.extra_input + g.sampled
+        self.evaluated += ml.evaluated_input + g.extra_input + g.sampled
         self.sampled += g.sampled
-        self.llm_seconds += seconds
+        self.llm_seconds += ml.seconds
         line_tokens = stream.tokens[start:]
         content = g.content
         why: str | None
@@ -322,7 +246,7 @@ class _Run:
                 kind, content = parsed.kind, parsed.content
                 why = check_line(kind, content, g.finish)
         owner = self._owner()
-        meta: dict[str, Any] = {"kind": kind, "prompt_tokens": usage.prompt_tokens,
+        meta: dict[str, Any] = {"kind": kind, "prompt_tokens": ml.prompt_tokens,
                                 "cached_prompt_tokens": cells, "cells": len(stream)}  # fmt: skip
         if why is not None:
             stream.remove(start, len(stream))  # a malformed line leaves the stream at once
@@ -334,7 +258,7 @@ class _Run:
             )
         owner.actions.append(
             Action("generate", options[kinds.index(kind)] if s.constrained else "", content,
-                   cost=entry.cost, tokens=usage.prompt_tokens + g.sampled, meta=meta)  # fmt: skip
+                   cost=ml.entry.cost, tokens=ml.prompt_tokens + g.sampled, meta=meta)  # fmt: skip
         )
         return kind, content, why
 
@@ -359,25 +283,14 @@ class _Run:
             self._prune()
 
     def _search(self, query: str) -> None:
-        task = self._owner()
         number = self.pos.concluded + 1
         try:
-            hits: list[Hit]
-            hits, entry = metered_search(
-                self.tool, query, self.budget, k=1,
-                count_tokens=lambda t: len(self.stream.encode(t)),
-            )  # fmt: skip
-        except BudgetExhausted as e:
-            task.actions.append(Action("refused", query, str(e)))
+            hits: list[Hit] = self.stream.search(query, task=self._owner(), k=1)
+        except BudgetExhausted:  # recorded in the trace by the driver
             self._drop_last_line()
             self.pos = Position(self.pos.concluded, True, self.pos.searches - 1, True)
             self.wrap_reason = self.wrap_reason or "budget"
             return
-        task.actions.append(
-            Action("search", query, "\n".join(h.document.title for h in hits),
-                   cost=entry.cost,
-                   meta={"ids": [h.document.id for h in hits], "tool": self.tool.name})  # fmt: skip
-        )
         if hits:
             doc = hits[0].document
             text = result_text(doc.title, doc.text, max_words=self.s.result_words)

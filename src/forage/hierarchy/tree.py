@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forage.core.budget import Budget
+from forage.core.budget_rules import budget_of
 from forage.core.errors import BudgetExhausted
 from forage.core.trace import Task
 from forage.runtime.base import Answer, Context, Generate, Search, Step, Steps
@@ -201,7 +202,7 @@ class _Run:
         """Plan one step at a time, each conditioned on the conclusions so far (Self-Ask style)."""
         found: list[tuple[str, _Outcome]] = []
         asked: set[str] = set()
-        parent = task.budget or self.ctx.budget
+        parent = budget_of(task, self.ctx.budget)
         for i in range(self.s.max_steps):
             known = facts + tuple((q, o.answer) for q, o in found)
             memory = self.memory(path if depth == 1 else (*path, goal), known)
@@ -280,7 +281,7 @@ class _Run:
             started.update(s.index for s in ready)
             pending = len(plan) - len(conclusions)
             known = facts + tuple((q, o.answer) for q, o in (outcomes[i] for i in sorted(outcomes)))
-            parent = task.budget or self.ctx.budget
+            parent = budget_of(task, self.ctx.budget)
             units = share(parent.available, pending, self.s.synth_reserve)  # same for the batch
             subs = [task.add(resolve(s, conclusions), _carve(parent, units)) for s in ready]
             results = yield from gather(
@@ -295,7 +296,7 @@ class _Run:
         return [outcomes[i] for i in sorted(outcomes)]
 
     def _can_afford(self, task: Task, units: float) -> bool:
-        return (task.budget or self.ctx.budget).available >= units
+        return budget_of(task, self.ctx.budget).available >= units
 
     # -- executing one sub-question ------------------------------------------------------------
 

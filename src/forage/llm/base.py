@@ -110,7 +110,10 @@ class Capabilities(_Frozen):
     supports_logprobs: bool = False
     supports_top_logprobs: bool = False  # the most likely alternatives at each position
     supports_grammar: bool = False
-    supports_kv_edit: bool = False
+    supports_kv_edit: bool = False  # serves ``line_stream()``: one editable KV stream
+    # The line stream computes (llama.cpp), so the driver runs it on a worker thread; a test
+    # double's scripted stream runs on the caller's thread instead.
+    stream_blocks: bool = True
     context_window: int | None = None
     exact_token_count: bool = False
     # How strategies should prompt this model: tiny embedded models only follow few-shot completion

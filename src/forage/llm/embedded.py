@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from forage.llm.base import (
     check_supported,
 )
 from forage.llm.models import DEFAULT_MODEL, MODELS, resolve_model
+from forage.llm.line_stream import KVLineStream
 from forage.llm.token_stream import TokenStream
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,15 @@ class EmbeddedLLM:
     def token_stream(self) -> TokenStream:
         """A fresh token stream on this model's context (not safe alongside concurrent calls)."""
         return TokenStream(self._llama)
+
+    @contextlib.contextmanager
+    def line_stream(self, *, keep_prefix: bool = False) -> Iterator[KVLineStream]:
+        """The model's KV cache as one line stream, the model held (``exclusive``) until the block
+        ends. ``keep_prefix``: leave the cells an earlier call left (the stream can keep a prefix
+        it recognises, ``LineStream.keep_prefix``); otherwise start empty."""
+        with self._lock:
+            ts = TokenStream(self._llama, clear=not keep_prefix)
+            yield KVLineStream(ts, capacity=self._caps.context_window or self._llama.n_ctx())
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         check_supported(self._caps, request)

@@ -290,6 +290,9 @@ class ScriptedLineStream:
         self._script.popleft()
         content = line[len(self._chosen):] if line.startswith(self._chosen) else line
         tokens = self.encode(content + NEWLINE if finish == "stop" else content)
+        if len(tokens) > max_tokens:  # a model stops at max_tokens, whatever it meant to write
+            tokens, finish = tokens[:max_tokens], "length"
+            content = "".join(tokens)
         self.eval(tokens)
         return GeneratedLine(content.strip(), len(tokens), 0, finish)
 

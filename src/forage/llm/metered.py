@@ -1,7 +1,8 @@
 """Run one LLM call through the budget: reserve, (replay or) call, commit.
 
-This is the only place where LLM requests meet budgets, so every call of every strategy is charged
-the same way. The prompt is counted before the call, ``max_tokens`` is clipped to what the budget
+This is the only place where LLM calls meet budgets, so every call of every strategy is charged
+the same way: ``complete`` for a request, ``write_line`` for one line of a KV line stream (the
+single-stream runtime's call, handed to it by the driver). The prompt is counted before the call, ``max_tokens`` is clipped to what the budget
 can pay for and to the context window, and a call that cannot fit is refused without running (a
 prompt longer than the context window too: it is written to the ledger as a refused call).
 ``complete`` returns the response *and* the call's own ledger entry.
@@ -21,6 +22,14 @@ spent queueing for a model another call held (concurrent executors, a served mod
 requests). A backend that reports no time of its own has all of it counted as ``llm_seconds``. A
 replayed call counts its original ``llm_seconds`` and no wait.
 
+``write_line`` meters one line of a ``LineStream``: the line reads the whole stream, so the cells
+already in the KV cache that this run put there are ``cached_prompt_tokens``, the input evaluated
+now (pending spans, a forced prefix, tokens that end the line cleanly, and cells an earlier run
+left that this run has not paid for yet) is fresh prompt tokens, and the sampled tokens are
+completion tokens. It reserves before anything is evaluated (a line that cannot be paid for
+evaluates nothing) and commits what the line used. KV lines are not replayed from a call cache:
+a line's input is the stream's state, not a request.
+
 Not here: choosing prompts or parsing output (strategies), the backends themselves.
 """
 
@@ -29,11 +38,15 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from forage.core.budget import Budget, Entry, usage_of_llm_call
 from forage.core.errors import ContextOverflow
 from forage.llm.base import LLM, LLMRequest, LLMResponse, check_supported
 from forage.llm.cache import CallStore
+from forage.llm.line_stream import GeneratedLine, LineStream
 
 log = logging.getLogger(__name__)
 
@@ -117,3 +130,54 @@ async def complete(
               u.prompt_tokens, u.completion_tokens, u.cached_prompt_tokens,
               " (replayed)" if replayed else "")
     return response, entry
+
+
+@dataclass(frozen=True)
+class MeteredLine:
+    """What ``write_line`` did: where the line starts in the stream (after its input), the option
+    chosen as its prefix (``None`` unconstrained), the generated rest, the tokens evaluated as input
+    now (spans and the forced prefix), the prompt tokens charged and the call's ledger entry."""
+
+    start: int
+    choice: int | None
+    generated: GeneratedLine
+    evaluated_input: int
+    prompt_tokens: int
+    entry: Entry
+    seconds: float
+
+
+def write_line(
+    stream: LineStream,
+    budget: Budget,
+    spans: Sequence[Sequence[Any]],
+    *,
+    max_tokens: int,
+    options: Sequence[str] | None = None,
+    unpaid_cells: int = 0,
+    temperature: float = 0.0,
+    seed: int = 0,
+    label: str = "",
+) -> MeteredLine:
+    """Evaluate ``spans`` (input tokens), then write one line: choose its prefix among ``options``
+    from the logits (if given), sample the rest up to the line break (at most ``max_tokens``,
+    clipped to what the budget pays for). ``unpaid_cells``: cells at the stream's start that an
+    earlier run left and this run has not been charged for (charged now as fresh input). Raises
+    ``BudgetExhausted`` before evaluating anything if the line cannot be paid for."""
+    cells = len(stream) - unpaid_cells
+    new_input = unpaid_cells + sum(len(s) for s in spans)
+    prefix_room = max(len(stream.encode(o)) for o in options) if options else 0
+    with budget.reserve_llm(cells + new_input + prefix_room, max_tokens,
+                            cached_prompt_tokens=cells, label=label) as call:  # fmt: skip
+        t0 = time.perf_counter()
+        for span in spans:
+            stream.eval(span)
+        start = len(stream)
+        choice = stream.choose(options, temperature=temperature, seed=seed) if options else None
+        forced = len(stream) - start
+        g = stream.generate_line(call.max_tokens or 1, temperature=temperature, seed=seed)
+        seconds = time.perf_counter() - t0
+        fresh = new_input + forced + g.extra_input
+        entry = call.commit(usage_of_llm_call(cells + fresh, g.sampled, cells, seconds))
+    return MeteredLine(start, choice, g, new_input - unpaid_cells + forced, cells + fresh, entry,
+                       seconds)

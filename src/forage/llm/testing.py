@@ -2,16 +2,21 @@
 
 ``ScriptedLLM`` answers from a queue of replies; ``FunctionLLM`` answers with a function of the
 request. Both count tokens as whitespace-separated words and record every request they received.
-They are for testing logic only, never for measuring anything.
+``StreamLLM`` is a backend that can edit its KV cache, whose one line stream is the one given (a
+``ScriptedLineStream``, or a ``KVLineStream`` teacher-forced from a script), for running the
+single-stream strategy through the driver. They are for testing logic only, never for measuring
+anything.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from forage.core.errors import ConfigError
 from forage.llm.base import Capabilities, Choice, LLMRequest, LLMResponse, TokenUsage
+from forage.llm.line_stream import LineStream
 
 
 def _words(text: str) -> int:
@@ -75,10 +80,28 @@ class ScriptedLLM(FunctionLLM):
         self._queue: deque[str] = deque(replies)
         super().__init__(self._next, model_id=str(kwargs.pop("model_id", "scripted")), **kwargs)  # type: ignore[arg-type]
 
-    def enqueue(self, *replies: str) -> None:
-        self._queue.extend(replies)
-
     def _next(self, request: LLMRequest) -> str:
         if not self._queue:
             raise ConfigError("ScriptedLLM ran out of replies")
         return self._queue.popleft()
+
+
+class StreamLLM(FunctionLLM):
+    """A backend whose KV cache is ``stream``: it declares ``supports_kv_edit`` and hands
+    ``stream`` to every ``line_stream`` block (``keep_prefix`` is the stream's own business), on
+    the caller's thread (``stream_blocks=False``: a hypothesis policy may draw from it).
+    Requests (``complete``) are an error: only the single-stream strategy runs on it."""
+
+    def __init__(self, stream: LineStream, *, model_id: str = "stream") -> None:
+        super().__init__(self._refuse, model_id=model_id, capabilities=Capabilities(
+            supports_kv_edit=True, stream_blocks=False, exact_token_count=True,
+            context_window=stream.capacity))
+        self.stream = stream
+
+    @staticmethod
+    def _refuse(request: LLMRequest) -> str:
+        raise ConfigError("StreamLLM only serves its line stream")
+
+    @contextlib.contextmanager
+    def line_stream(self, *, keep_prefix: bool = False) -> Iterator[LineStream]:
+        yield self.stream

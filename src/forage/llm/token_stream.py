@@ -103,11 +103,6 @@ class TokenStream:
         self._llama.eval(list(tokens))
         self.peak_cells = max(self.peak_cells, len(self))
 
-    def eval_text(self, text: str, *, bos: bool = False) -> list[int]:
-        tokens = self.tokenize(text, bos=bos)
-        self.eval(tokens)
-        return tokens
-
     def remove(self, start: int, end: int) -> None:
         """Remove positions ``[start, end)`` from the KV cache and shift later positions left."""
         n = len(self)

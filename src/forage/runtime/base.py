@@ -3,9 +3,9 @@
 A strategy never calls a model or a search tool itself. It yields ``Generate`` (an LLM request),
 ``Search`` (a query) or ``Parallel`` (independent steps to run concurrently) and receives the
 ``LLMResponse``, the list of ``Hit``s, or the list of results. A strategy that cannot be written as
-requests (the single-stream KV runtime drives one KV sequence token by token) yields one ``Drive``:
-the driver hands that step's function the backend and the tools, and the function meters each of
-its calls itself with the budget's one pattern (``forage.core.budget``). When a step cannot be paid for, the
+requests (the single-stream KV runtime writes lines into one KV sequence) yields one ``InStream``:
+the driver opens the backend's line stream and hands the step's function a metered handle, through
+which every line and search is charged and traced as any other step. When a step cannot be paid for, the
 driver throws ``BudgetExhausted`` into the generator at that ``yield``: a strategy catches it and
 answers with what it has (or lets it propagate, and the run ends with an empty, exhausted answer).
 Inside ``Parallel`` a refused step's result is the ``BudgetExhausted`` instance itself.
@@ -18,15 +18,14 @@ Not here: executing steps (``forage.runtime.driver``), prompts (``forage.prompts
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, Union
 
-from forage.core.budget import Budget
+from forage.core.budget import Budget, Ledger
 from forage.core.trace import Task
 from forage.core.types import Hit, Question
-from forage.llm.base import LLM, Capabilities, LLMRequest, LLMResponse
-from forage.search.base import SearchTool
+from forage.llm.base import Capabilities, LLMRequest, LLMResponse
 
 
 @dataclass(frozen=True)
@@ -50,21 +49,28 @@ class Parallel:
 
 
 @dataclass(frozen=True)
-class Drive:
-    """Run ``fn(llm, tools)`` with the run's backend and search tools; its result is the step's.
-    ``fn`` charges every call it makes to the run's budget (reservations, ``metered_search``)."""
+class InStream:
+    """Run ``fn(lines)`` on one KV line stream of the run's backend (a backend that declares
+    ``supports_kv_edit``, held for the run); its result is the step's. ``lines`` is the driver's
+    metered handle (``forage.runtime.driver.StreamLines``): read the stream and cut spans from it
+    freely; write a line (``lines.line``) and search (``lines.search``) only through it, which
+    charges ``task``'s budget (or the run's) and records the searches in the trace.
+    ``keep_prefix``: keep the cells an earlier run left, if the strategy can reuse them."""
 
-    fn: Callable[[LLM, Mapping[str, SearchTool]], Awaitable[Any]]
+    fn: Callable[[Any], Any]
+    keep_prefix: bool = False
+    task: Task | None = None
 
 
-Step = Union[Generate, Search, Parallel, Drive]
+Step = Union[Generate, Search, Parallel, InStream]
 StepResult = Union[LLMResponse, list[Hit], list[Any]]
 Steps = Generator[Step, Any, "Answer"]
 
 
 @dataclass
 class Answer:
-    """A strategy's final answer, with the trace tree it built."""
+    """A strategy's final answer, with the trace tree it built (``task``) and, once the driver has
+    run it, the run's ``ledger`` (every call, refused ones included)."""
 
     text: str
     task: Task
@@ -72,6 +78,7 @@ class Answer:
     confidence: float | None = None
     exhausted: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    ledger: Ledger | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

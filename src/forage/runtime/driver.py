@@ -2,10 +2,14 @@
 
 ``run(strategy, question, llm=..., tools=..., budget=...)`` drives the strategy's generator: each
 ``Generate`` goes through ``forage.llm.metered.complete`` (budget, cache), each ``Search`` through
-``forage.search.base.metered_search``, each ``Parallel`` runs its steps concurrently, and a
-``Drive`` hands the backend and tools to a strategy that drives the model itself. Every call lands
-in the ledger and in the actions of the task it was made for, with the cost of its own ledger
-entry. The generator is closed when the run ends, however it ends (its ``finally`` clauses run).
+``forage.search.base.metered_search``, each ``Parallel`` runs its steps concurrently, and an
+``InStream`` opens the backend's KV line stream and hands the step's function ``StreamLines``, a
+metered handle whose lines go through ``forage.llm.metered.write_line`` and whose searches go
+through the same code as ``Search`` steps. Every call lands in the ledger and in the actions of the
+task it was made for, with the cost of its own ledger entry: the driver is the only thing that
+charges a budget. An answer that ends exhausted leaves the trace's root ``exhausted``, whoever
+returned it. The generator is closed when the run ends, however it ends (its ``finally`` clauses
+run).
 
 Not here: any strategy's logic, prompts, or how results are scored.
 """
@@ -14,22 +18,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from forage.core.budget import Budget
+from forage.core.budget_rules import budget_of
 from forage.core.errors import BudgetExhausted, ConfigError, ContextOverflow
 from forage.core.trace import Action, Task
-from forage.core.types import Question
+from forage.core.types import Hit, Question
 from forage.llm.base import LLM
 from forage.llm.cache import CallStore
-from forage.llm.metered import complete
+from forage.llm.line_stream import LineStream
+from forage.llm.metered import MeteredLine, complete, write_line
 from forage.search.base import SearchTool, metered_search
 from forage.runtime.base import (
     Answer,
     Context,
-    Drive,
     Generate,
+    InStream,
     Parallel,
     Search,
     Step,
@@ -63,9 +69,8 @@ class Driver:
         return task if task is not None else self.root
 
     def _budget(self, task: Task) -> Budget:
-        budget = task.budget or self.root.budget
-        assert budget is not None, "the root task always has the run's budget"
-        return budget
+        assert self.root.budget is not None, "the root task always has the run's budget"
+        return budget_of(task, self.root.budget)
 
     def _refused(self, task: Task, input: str, error: BudgetExhausted) -> None:
         task.actions.append(Action("refused", input, str(error)))
@@ -81,8 +86,8 @@ class Driver:
                 if isinstance(r, BaseException) and not isinstance(r, BudgetExhausted):
                     raise r
             return list(results)
-        if isinstance(step, Drive):
-            return await step.fn(self.llm, self.tools)
+        if isinstance(step, InStream):
+            return await self._in_stream(step)
         task = self._task(step.task)
         budget = self._budget(task)
         if isinstance(step, Generate):
@@ -112,31 +117,114 @@ class Driver:
             )
             return response
         if isinstance(step, Search):
-            name = step.tool or self.default_tool
-            if name not in self.tools:
-                raise ConfigError(f"unknown search tool {name!r}")
-            try:
-                hits, entry = metered_search(
-                    self.tools[name],
-                    step.query,
-                    budget,
-                    k=step.k,
-                    count_tokens=self.llm.count_tokens,
-                )
-            except BudgetExhausted as e:
-                self._refused(task, step.query, e)
-                raise
-            task.actions.append(
-                Action(
-                    "search",
-                    step.query,
-                    "\n".join(h.document.title for h in hits),
-                    cost=entry.cost,
-                    meta={"ids": [h.document.id for h in hits], "tool": name},
-                )
-            )
-            return hits
+            return self.search(task, step.query, k=step.k, tool=step.tool,
+                               count_tokens=self.llm.count_tokens)
         raise ConfigError(f"a strategy yielded {type(step).__name__}, not a step")
+
+
+    def search(self, task: Task, query: str, *, k: int, tool: str | None,
+               count_tokens: Callable[[str], int]) -> list[Hit]:
+        """One metered search for ``task``, recorded in its actions (refused ones too)."""
+        name = tool or self.default_tool
+        if name not in self.tools:
+            raise ConfigError(f"unknown search tool {name!r}")
+        budget = self._budget(task)
+        try:
+            hits, entry = metered_search(self.tools[name], query, budget, k=k,
+                                         count_tokens=count_tokens)
+        except BudgetExhausted as e:
+            self._refused(task, query, e)
+            raise
+        task.actions.append(
+            Action(
+                "search",
+                query,
+                "\n".join(h.document.title for h in hits),
+                cost=entry.cost,
+                meta={"ids": [h.document.id for h in hits], "tool": name},
+            )
+        )
+        return hits
+
+    async def _in_stream(self, step: InStream) -> Any:
+        if not self.llm.capabilities.supports_kv_edit:
+            raise ConfigError(
+                "this strategy needs a backend that can edit its KV cache (the embedded llama.cpp "
+                "runtime)"
+            )
+        task = self._task(step.task)
+
+        def go() -> Any:
+            with self.llm.line_stream(keep_prefix=step.keep_prefix) as stream:  # type: ignore[attr-defined]
+                return step.fn(StreamLines(self, stream, task))
+
+        if self.llm.capabilities.stream_blocks:
+            return await asyncio.to_thread(go)
+        return go()
+
+
+class StreamLines:
+    """The driver-owned handle of an ``InStream`` step: one KV line stream, metered.
+
+    Reading the stream and cutting spans out of it cost nothing and are free to use. Evaluating and
+    sampling happen only through ``line`` (``forage.llm.metered.write_line``, charged to the
+    step's task's budget), searching only through ``search`` (charged and recorded in the trace
+    like a ``Search`` step; token counts by the stream's tokenizer)."""
+
+    def __init__(self, driver: Driver, stream: LineStream, task: Task) -> None:
+        self._driver = driver
+        self._stream = stream
+        self._task = task
+        self.budget = driver._budget(task)
+
+    # -- reading and cutting (free) --
+    def __len__(self) -> int:
+        return len(self._stream)
+
+    @property
+    def capacity(self) -> int:
+        return self._stream.capacity
+
+    @property
+    def tokens(self) -> list[Any]:
+        return self._stream.tokens
+
+    @property
+    def peak_cells(self) -> int:
+        return self._stream.peak_cells
+
+    def encode(self, text: str, *, bos: bool = False) -> list[Any]:
+        return self._stream.encode(text, bos=bos)
+
+    def remove(self, start: int, end: int) -> None:
+        self._stream.remove(start, end)
+
+    def keep_prefix(self, tokens: Sequence[Any]) -> int:
+        return self._stream.keep_prefix(tokens)
+
+    # -- charged --
+    def line(self, spans: Sequence[Sequence[Any]], *, max_tokens: int,
+             options: Sequence[str] | None = None, unpaid_cells: int = 0,
+             temperature: float = 0.0, seed: int = 0, label: str = "") -> MeteredLine:
+        """Evaluate ``spans`` and write one line (``forage.llm.metered.write_line``); a refused
+        line is recorded in the step's task, as a refused step is."""
+        try:
+            return write_line(self._stream, self.budget, spans, max_tokens=max_tokens,
+                              options=options, unpaid_cells=unpaid_cells,
+                              temperature=temperature, seed=seed, label=label)  # fmt: skip
+        except BudgetExhausted as e:
+            self._driver._refused(self._task, "line", e)
+            raise
+
+    def search(self, query: str, *, task: Task | None = None, k: int = 1,
+               tool: str | None = None) -> list[Hit]:
+        """A metered search for ``task`` (default: the step's), recorded in its actions."""
+        return self._driver.search(task or self._task, query, k=k, tool=tool,
+                                   count_tokens=lambda t: len(self._stream.encode(t)))
+
+    @property
+    def tool_name(self) -> str:
+        return self._driver.default_tool
 
 
 def _request_text(step: Generate) -> str:
@@ -193,7 +281,10 @@ async def run(
     finally:
         gen.close()  # a run that ends early (an error, a cancelled task) still runs its finally
     if root.status == "open":
-        root.finish(answer.text, confidence=answer.confidence)
+        root.finish(answer.text, confidence=answer.confidence,
+                    status="exhausted" if answer.exhausted else "done")
+    if answer.ledger is None:
+        answer.ledger = budget.ledger
     answer.meta.setdefault("strategy", strategy.name)
     answer.meta.setdefault("ledger", budget.ledger.summary())
     if answer.exhausted and driver.last_refusal is not None:

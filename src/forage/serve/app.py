@@ -57,9 +57,9 @@ from forage.core.errors import BackendError, ConfigError
 from forage.llm.base import LLM
 from forage.runtime.base import Answer
 from forage.runtime.driver import run
-from forage.runtime.oneshot import build_strategy
+from forage.runtime.ask import build_strategy
 from forage.search.base import SearchTool
-from forage.serve.progress import Emit, ObservedLLM, ObservedSearch
+from forage.serve.events import Emit, ObservedLLM, ObservedSearch
 from forage.serve.protocol import (
     ApiError,
     RunRequest,

@@ -21,7 +21,6 @@ Not here: running anything (``forage.serve.app``), the limits' values (``forage.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -29,7 +28,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from forage.core.budget import Usage
-from forage.eval.sweep import knob_for, min_budget
+from forage.core.budget_rules import check_budget, knob_for
+from forage.core.errors import InvalidBudget
 from forage.runtime import registry
 from forage.serve.settings import EFFORT_PRESETS, ServeSettings
 
@@ -213,14 +213,11 @@ def parse_chat_request(data: Any, settings: ServeSettings, strategies: Collectio
                        f"not {effort!r}", param="reasoning_effort", code="invalid_value")
     preset = EFFORT_PRESETS[effort]
     budget = preset.budget if req.budget is None else req.budget
-    floor = min_budget()
-    if not math.isfinite(budget) or budget < floor:
-        raise ApiError(400, f"budget {budget:g} is below the cheapest possible run ({floor:g} "
-                       "compute units)", param="budget", code="invalid_value")
-    if budget > settings.max_budget:
-        raise ApiError(400, f"budget {budget:g} is above this server's cap of "
-                       f"{settings.max_budget:g} compute units", param="budget",
-                       code="budget_too_large")
+    try:
+        budget = check_budget(budget, cap=settings.max_budget)
+    except InvalidBudget as e:
+        raise ApiError(400, str(e), param="budget", code="budget_too_large"
+                       if e.reason == "above_cap" else "invalid_value") from None
     searches = preset.max_search_calls if req.max_search_calls is None else req.max_search_calls
     if not 1 <= searches <= settings.max_search_calls:
         raise ApiError(400, f"max_search_calls must be between 1 and "

@@ -3,7 +3,7 @@
 A request's budget comes from, in order: its ``budget`` field (compute units), else the preset of
 its ``reasoning_effort``, else ``default_effort``'s preset. The preset also sets the strategy's knob
 (the rung of its registry ladder) unless the request gives ``knob``; ``max_search_calls`` caps the
-searches on top of the compute budget. Every budget must lie in ``[min_budget, max_budget]``.
+searches on top of the compute budget. Every budget must lie in ``[min_budget, max_budget]`` (``forage.core.budget_rules.check_budget``).
 
 =========  ==============  ============  =====================
 effort      compute units   ladder rung   max search calls
@@ -22,6 +22,7 @@ import ipaddress
 import math
 from dataclasses import dataclass
 
+from forage.core.budget_rules import check_budget
 from forage.core.errors import ConfigError
 
 
@@ -61,8 +62,7 @@ class ServeSettings:
     def __post_init__(self) -> None:
         if self.default_effort not in EFFORT_PRESETS:
             raise ConfigError(f"unknown effort {self.default_effort!r}: low, medium or high")
-        if not (math.isfinite(self.max_budget) and self.max_budget > 0):
-            raise ConfigError(f"max budget must be a positive number, not {self.max_budget:g}")
+        check_budget(self.max_budget, option="max budget")
         if not (math.isfinite(self.request_timeout) and self.request_timeout > 0):
             raise ConfigError(f"request timeout must be positive seconds, not {self.request_timeout:g}")
         for name in ("max_search_calls", "max_body_bytes", "max_question_chars",

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from forage.eval.trace_html import subtree_cost
+from forage.report.trace_html import subtree_cost
 
 RunStatus = Literal["done", "exhausted", "cancelled", "timeout", "failed"]
 

@@ -1,7 +1,7 @@
 """The trace viewer: one self-contained HTML page per stored run (``GET /view/{id}``).
 
 It shows the question, the answer, the run's budget as a bar, the per-node ledger as a table and
-the task tree drawn by ``forage.eval.trace_html`` (the bench report's renderer): pruned branches
+the task tree drawn by ``forage.report.trace_html`` (the bench report's renderer): pruned branches
 greyed and badged, each node's spent compute as a bar on the run's budget, calls, searches and the
 returned documents' texts opening on demand. Every text from a run (question, model output,
 documents) is HTML-escaped, and the page's one script carries a per-response nonce that the
@@ -15,15 +15,11 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from forage.eval.trace_html import TRACE_CSS, fmt, render_task
+from forage.report.styles import PAGE_CSS, TRACE_CSS
+from forage.report.trace_html import fmt, render_task
 from forage.serve.traces import TraceRecord
 
-_CSS = TRACE_CSS + """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
-table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
-th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}
-th:first-child,td:first-child,td.l{text-align:left}
-th{background:#f3f3f3}
+_CSS = TRACE_CSS + PAGE_CSS + """
 tr.pruned td{color:#999}
 .answer{font-size:1.2em}
 """

@@ -28,7 +28,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -275,7 +275,3 @@ def records_in(folder: str | Path) -> Iterator[Gold]:
             yield from records
     if not found:
         raise DataError(f"{folder}: none of the training files {', '.join(readers)}")
-
-
-def passages_text(passages: Sequence[Passage]) -> str:
-    return " ".join(p.text for p in passages)

@@ -114,11 +114,6 @@ class Progress:
     def tokens_per_s(self) -> float:
         return self.tokens / self.elapsed if self.elapsed > 0 else 0.0
 
-    @property
-    def eta(self) -> float:
-        done = self.step - self.resumed_from
-        return self.elapsed / done * (self.total - self.step) if done > 0 else float("nan")
-
 
 @dataclass
 class Result:

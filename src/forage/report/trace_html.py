@@ -1,12 +1,13 @@
 """A trace tree (``Task.to_dict()``) as HTML: nested ``<details>``, one per task, shared by the
-bench report (``forage.eval.report``) and the service's trace viewer (``forage.serve.viewer``).
+bench report (``forage.report.sweep_report``) and the service's trace viewer (``forage.serve.viewer``).
 
 Each task shows its status, goal and conclusion; pruned tasks are greyed and carry a ``pruned``
 badge; a bar shows the compute its subtree spent as a share of ``scale`` (the run's budget);
 actions (model calls, searches, refusals) open on demand, and a search shows the documents it
 returned when their texts are given (``documents``: id -> ``{"title", "text"}``).
 
-Not here: pages around the tree (the report, the viewer), statistics.
+Not here: pages around the tree (the report, the viewer), its CSS (``forage.report.styles``),
+statistics.
 """
 
 from __future__ import annotations
@@ -17,23 +18,6 @@ from collections.abc import Mapping
 from typing import Any
 
 MAX_TEXT = 1500  # characters of a prompt, output or document shown
-
-TRACE_CSS = """
-details{margin:2px 0 2px 1em}
-summary{cursor:pointer}
-pre{white-space:pre-wrap;background:#f8f8f8;padding:4px;margin:2px 0;font-size:0.85em}
-.pruned>summary{color:#999}
-details.task.pruned{opacity:0.6}
-.badge{font-size:0.75em;padding:0 5px;border-radius:3px;margin-left:4px}
-.pruned-badge{background:#fde2e2;color:#a33}
-.action{margin:2px 0}
-.kind{font-weight:bold;font-size:0.8em}
-.bar{display:inline-block;width:160px;height:9px;background:#eee;border:1px solid #ccc;
- margin-right:6px;vertical-align:middle}
-.bar>span{display:block;height:100%;background:#3b7dd8}
-.pruned .bar>span{background:#aaa}
-.doc{margin-left:1em}
-"""
 
 
 def _e(x: Any) -> str:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from browser_support import chromium_page, keep_screenshot
 
-from forage.eval.report import write_report
+from forage.report.sweep_report import write_report
 
-from .test_report import sweep_results
+from .test_sweep_report import sweep_results
 
 
 def test_report_renders_curves_tables_and_trace_trees_in_chromium(tmp_path):

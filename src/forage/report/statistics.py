@@ -27,7 +27,7 @@ not defined is None with the reason in ``not_applicable`` (the hierarchical stra
 the sweep, no flat strategy, or the best flat score is 0: matching nothing is free). Bootstrap
 intervals need at least two values (questions): with one they are (nan, nan) / None.
 
-Not here: scoring one answer (``forage.data.metrics``), files and plots (``forage.eval.report``).
+Not here: scoring one answer (``forage.data.scoring``), files and plots (``forage.report.sweep_report``).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from forage.core.budget import Usage
-from forage.eval.runner import Result
+from forage.report.results import Result
 
 SCORES = ("em", "f1", "acc")
 COUNTERS = tuple(f.name for f in fields(Usage))

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from forage.core.errors import DataError
 from forage.core.types import Question
-from forage.data.metrics import (
+from forage.data.scoring import (
     Score,
     comparison_candidates,
     exact_match,

@@ -1,6 +1,6 @@
 """The sweep's outputs: ``results.json``, accuracy-vs-compute PNGs and one offline ``report.html``.
 
-``write_report(out_dir, results, ...)`` aggregates results into cells (``forage.eval.metrics``) and
+``write_report(out_dir, results, ...)`` aggregates results into cells (``forage.report.statistics``) and
 writes
 
 - ``results.json``: ``{"meta", "cells": [...], "efficiency": {...}}``; each cell has ``dataset``,
@@ -21,8 +21,8 @@ both use it, so they cannot disagree.
 ``results.json`` and ``report.html`` are replaced atomically (a temporary file, then a rename), so
 a crash or a full disk never leaves half a file where the last good one was.
 
-Not here: the statistics themselves (``forage.eval.metrics``), drawing one trace tree
-(``forage.eval.trace_html``), terminal output (the CLI).
+Not here: the statistics themselves (``forage.report.statistics``), drawing one trace tree
+(``forage.report.trace_html``), terminal output (the CLI).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from forage.core.files import atomic_write_text
-from forage.eval.metrics import (
+from forage.report.statistics import (
     DEFAULT_BOOT,
     CellStats,
     DatasetEfficiency,
@@ -52,8 +52,9 @@ from forage.eval.metrics import (
     pareto_frontier,
     points_of,
 )
-from forage.eval.runner import Result
-from forage.eval.trace_html import TRACE_CSS, fmt, render_task
+from forage.report.results import Result
+from forage.report.styles import PAGE_CSS, TRACE_CSS
+from forage.report.trace_html import fmt, render_task
 
 logger = logging.getLogger(__name__)
 
@@ -230,12 +231,7 @@ def _place_labels(fig: Any, ax: Any, labels: Sequence[tuple[Any, float, float, s
 
 # -- html ------------------------------------------------------------------------------------
 
-_CSS = TRACE_CSS + """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
-table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
-th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}
-th:first-child,td:first-child,td.l{text-align:left}
-th{background:#f3f3f3}
+_CSS = TRACE_CSS + PAGE_CSS + """
 details.question{margin-left:0;border-top:1px solid #ddd;padding:4px 0}
 .ok{color:#176b1b}.bad{color:#a33}
 img{max-width:100%}

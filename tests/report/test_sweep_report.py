@@ -13,9 +13,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from forage.eval.report import describe, draw_dataset, render_task, write_report  # noqa: E402
+from forage.report.sweep_report import describe, draw_dataset, render_task, write_report  # noqa: E402
 
-from .helpers import result, task
+from eval.helpers import result, task
 
 CELL_KEYS = {"dataset", "strategy", "budget", "budget_level", "knob", "n", "em", "f1", "acc",
              "em_ci", "f1_ci", "acc_ci", "compute_mean", "compute_total", "compute_ci",
@@ -85,7 +85,7 @@ def test_render_task_marks_pruned_subtasks_and_escapes():
 
 
 def _cells(results):
-    from forage.eval.report import aggregate
+    from forage.report.sweep_report import aggregate
 
     return aggregate(results, n_boot=50)
 
@@ -114,7 +114,7 @@ def test_a_dataset_name_with_dollars_and_backslashes_is_plotted_literally(tmp_pa
 
 
 def test_a_plot_that_fails_does_not_lose_the_report(tmp_path, monkeypatch):
-    import forage.eval.report as report
+    import forage.report.sweep_report as report
 
     def broken(*args, **kwargs):
         raise ValueError("drawing bug")

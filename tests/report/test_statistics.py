@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from forage.eval.metrics import (
+from forage.report.statistics import (
     Gain,
     MatchFigure,
     Point,
@@ -23,7 +23,7 @@ from forage.eval.metrics import (
     pareto_frontier,
 )
 
-from .helpers import result
+from eval.helpers import result
 
 
 def test_bootstrap_ci_of_a_constant_is_the_constant():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from forage.eval.trace_html import render_task, subtree_cost
+from forage.report.trace_html import render_task, subtree_cost
 
 
 def task(goal, actions=(), subtasks=(), pruned=False):

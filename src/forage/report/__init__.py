@@ -1,0 +1,6 @@
+"""Presentation: what a sweep's results say, and how they look.
+
+``results`` (the scored record of one run), ``statistics`` (bootstrap CIs, efficiency figures),
+``sweep_report`` (``results.json``, plots, ``report.html``), ``trace_html`` (one task tree as
+HTML) and ``styles`` (their CSS), the last two shared with the service's viewer. Nothing here runs a model or a sweep (``forage.eval``).
+"""
