@@ -68,8 +68,9 @@ def main() -> None:
                 float(np.sum(np.exp(t[b := np.argsort(-t)[:10]]) * np.abs(t[b] - q[b]))
                       / np.sum(np.exp(t[b]))) for t, q in pairs)
             del llm
-    print(f"{len(prompts)} prompts, adapter {args.adapter}; largest |log p torch - log p llama.cpp|"
-          f" over torch's top tokens; tolerance {LOGPROB_TOLERANCE}")
+    print(f"{len(prompts)} prompts, adapter {args.adapter}; per prompt, the largest |log p torch -"
+          f" log p llama.cpp| over torch's top tokens (the check: its median within "
+          f"{LOGPROB_TOLERANCE})")
     for label, diffs in rows.items():
         d = np.array(diffs)
         print(f"  {label:<34} max {d.max():.3f}  median {np.median(d):.3f}  "

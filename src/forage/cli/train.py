@@ -277,8 +277,8 @@ def _train(out: Path, name: str, base: str, check: int, settings: Any, mix_setti
         console.print(f"llama.cpp reproduces torch's greedy output on {outcome.agree}/"
                       f"{outcome.prompts} held-out prompts; the adapter changed "
                       f"{outcome.changed} of them from the base's; next-token log-probabilities "
-                      f"differ by at most {outcome.max_logprob_diff:.3f} (tolerance "
-                      f"{outcome.tolerance})", highlight=False)
+                      f"differ by {outcome.logprob_diff:.3f} (median over the prompts; "
+                      f"tolerance {outcome.tolerance})", highlight=False)
     data = manifest(adapter=adapter, base=base_file, base_name=base,
                     mixture={"digest": mixture.digest, "examples": len(examples),
                              "held_out": len(held_out), **counts,
@@ -289,8 +289,8 @@ def _train(out: Path, name: str, base: str, check: int, settings: Any, mix_setti
     path = write_manifest(data, out / f"{name}.json")
     if outcome is not None and not outcome.passed:
         raise TrainingFailed(f"the exported adapter does not reproduce the torch model in "
-                             f"llama.cpp (log-probabilities differ by up to "
-                             f"{outcome.max_logprob_diff:.3f}, tolerance {outcome.tolerance}); "
+                             f"llama.cpp (log-probabilities differ by {outcome.logprob_diff:.3f}, "
+                             f"median over the prompts; tolerance {outcome.tolerance}); "
                              f"{adapter} and {path} are kept for inspection")
     console.print(f"wrote {adapter} ({adapter.stat().st_size / 1e6:.1f} MB) and {path}; "
                   f"{result.steps} steps, final loss {result.final_loss:.3f}", highlight=False)

@@ -141,13 +141,14 @@ def write_manifest(data: dict[str, object], path: str | Path) -> Path:
 
 
 # Next-token log-probabilities, torch (the float32 dequantized base + LoRA) against llama.cpp (the
-# Q4_1 base + the GGUF adapter), compared on torch's TOP_TOKENS most likely tokens. llama.cpp
-# quantizes activations for its Q4_1 matrix products, so the two never agree exactly: the base
-# alone differs by up to ~0.1 nats there (measured, docs/LOG.md 2026-12-06); an export with the q/k
-# permutation wrong differs by far more. LOGPROB_TOLERANCE is the largest difference a right
-# export may show.
+# Q4_1 base + the GGUF adapter): per prompt, the largest |difference| over torch's TOP_TOKENS most
+# likely tokens; the check's statistic is the median of that over the held-out prompts. llama.cpp
+# quantizes activations for its Q4_1 matrix products, so the two never agree exactly. Measured on
+# 12 prompts with forage-small's LoRA (benchmarks/export_check.py, docs/LOG.md 2026-12-06): median
+# 0.20 for the base alone, 0.32 for a right export, 0.67 for an export with the q/k permutation
+# wrong (single prompts reach 0.59 / 0.86 / 1.16, so a maximum cannot separate them).
 TOP_TOKENS = 10
-LOGPROB_TOLERANCE = 0.35
+LOGPROB_TOLERANCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -156,12 +157,13 @@ class Check:
     agree: int  # greedy continuations identical in torch and llama.cpp
     changed: int  # llama.cpp with the adapter differs from llama.cpp without it
     pairs: tuple[tuple[str, str], ...]  # (torch, llama.cpp) per prompt
-    max_logprob_diff: float = float("nan")  # over prompts and torch's top tokens
+    logprob_diff: float = float("nan")  # median over prompts (see TOP_TOKENS)
+    max_logprob_diff: float = float("nan")  # the largest over prompts, for the record
     tolerance: float = LOGPROB_TOLERANCE
 
     @property
     def passed(self) -> bool:
-        return self.max_logprob_diff <= self.tolerance
+        return self.logprob_diff <= self.tolerance
 
     @property
     def agreement(self) -> float:
@@ -170,6 +172,7 @@ class Check:
     def to_dict(self) -> dict[str, object]:
         return {"prompts": self.prompts, "agree": self.agree, "changed_from_base": self.changed,
                 "agreement": round(self.agreement, 3),
+                "logprob_diff_median": round(self.logprob_diff, 4),
                 "max_logprob_diff": round(self.max_logprob_diff, 4),
                 "logprob_tolerance": self.tolerance, "top_tokens": TOP_TOKENS,
                 "passed": self.passed}
@@ -216,9 +219,10 @@ def check_adapter(
     max_tokens: int = 16, stop: Sequence[str] = ("\n",), n_ctx: int = 2048,
 ) -> Check:
     """Greedy continuations of ``prompts``: torch (``model``) against llama.cpp (``base`` GGUF
-    with the ``adapter``), and llama.cpp with against without the adapter; and the largest
-    difference of next-token log-probabilities between torch and llama.cpp (``passed`` when
-    within ``LOGPROB_TOLERANCE``)."""
+    with the ``adapter``), and llama.cpp with against without the adapter; and the difference of
+    next-token log-probabilities between torch and llama.cpp (``passed`` when its median over the
+    prompts is within ``LOGPROB_TOLERANCE``)."""
+    import numpy as np
     from llama_cpp import Llama
 
     from forage.train.trainer import greedy
@@ -229,8 +233,8 @@ def check_adapter(
     with_adapter = Llama(model_path=str(base), lora_path=str(adapter), n_ctx=n_ctx,
                          verbose=False, seed=0)
     llama_out = [llama_greedy(with_adapter, p, max_tokens=max_tokens, stop=stop) for p in prompts]
-    diff = max((logprob_diff(t, llama_next_logprobs(with_adapter, i))
-                for t, i in zip(torch_lp, ids, strict=True)), default=float("nan"))
+    diffs = [logprob_diff(t, llama_next_logprobs(with_adapter, i))
+             for t, i in zip(torch_lp, ids, strict=True)]
     del with_adapter
     plain = Llama(model_path=str(base), n_ctx=n_ctx, verbose=False, seed=0)
     base_out = [llama_greedy(plain, p, max_tokens=max_tokens, stop=stop) for p in prompts]
@@ -238,4 +242,5 @@ def check_adapter(
     agree = sum(a.strip() == b.strip() for a, b in zip(torch_out, llama_out, strict=True))
     changed = sum(a.strip() != b.strip() for a, b in zip(llama_out, base_out, strict=True))
     return Check(len(prompts), agree, changed, tuple(zip(torch_out, llama_out, strict=True)),
-                 max_logprob_diff=diff)
+                 logprob_diff=float(np.median(diffs)) if diffs else float("nan"),
+                 max_logprob_diff=max(diffs, default=float("nan")))
