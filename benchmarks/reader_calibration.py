@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from forage.core.text import normalize_answer
-from forage.data.metrics import exact_match
+from forage.data.scoring import exact_match
 from forage.eval.datasets import open_dataset
 from forage.hierarchy.plan import answer_probability, confidence
 from forage.hierarchy.tree import TOP_ALTERNATIVES
