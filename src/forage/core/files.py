@@ -19,7 +19,8 @@ import fcntl
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -156,3 +157,21 @@ __all__ = [
     "environment_problem",
     "sqlite_environment_problem",
 ]
+
+
+@contextmanager
+def stderr_to_devnull() -> Iterator[None]:
+    """File descriptor 2 goes to /dev/null while the block runs: native libraries (llama.cpp's
+    model loading, Ray's C++ core) write their log lines there directly, past ``logging``."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)

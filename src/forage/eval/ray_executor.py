@@ -50,7 +50,7 @@ import socket
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,6 +60,7 @@ from ray.exceptions import ActorDiedError, RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from forage.core.errors import ConfigError, EnvironmentProblem
+from forage.core.files import stderr_to_devnull
 from forage.eval.executor import ABORT, CellRunner, Outcome
 from forage.eval.journal import BackendIdentity, forage_version
 from forage.llm.base import LLM, LLMRequest, LLMResponse
@@ -154,27 +155,6 @@ def _probe(address: str, timeout: float) -> None:
     if len(reply) < 9 or reply[3] != _SETTINGS:
         raise ConfigError(f"cannot connect to the Ray cluster at {address}: something answers "
                           f"there, but not a Ray head ({hint})")
-
-
-@contextlib.contextmanager
-def _quiet_stderr(quiet: bool) -> Iterator[None]:
-    """While ``quiet``, file descriptor 2 goes to /dev/null: Ray's C++ core writes its log lines
-    there directly (an actor created with arguments in the object store is an ``E`` line)."""
-    if not quiet:
-        yield
-        return
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def _init_within(deadline: float, timeout: float, address: str,
@@ -383,7 +363,8 @@ class RayExecutor:
             num_cpus=s.cpus_per_worker, max_restarts=s.max_restarts,
             max_task_retries=s.max_task_retries,
         )
-        with _quiet_stderr(s.quiet):  # the sweep's reference is an argument in the object store
+        # the sweep's reference is an argument in the object store: Ray's core logs an E line
+        with stderr_to_devnull() if s.quiet else contextlib.nullcontext():
             self._workers = [worker_cls.remote([self._sweep_ref], self.llm_factory, self.identify,
                                                self._cache) for _ in range(n)]
         try:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from forage.core.errors import ConfigError, ContextOverflow, ModelLoadError
+from forage.core.files import stderr_to_devnull
 from forage.llm.base import (
     Capabilities,
     Choice,
@@ -38,23 +39,6 @@ from forage.llm.line_stream import KVLineStream
 from forage.llm.token_stream import TokenStream
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """llama.cpp writes model-loading chatter straight to fd 2; keep it off the user's terminal."""
-    try:
-        fd = os.dup(2)
-    except OSError:
-        yield
-        return
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(fd, 2)
-            os.close(fd)
 
 
 class EmbeddedLLM:
@@ -83,7 +67,7 @@ class EmbeddedLLM:
             ) from e
         self._grammar_cls = LlamaGrammar
         try:
-            with contextlib.nullcontext() if verbose else _quiet_stderr():
+            with contextlib.nullcontext() if verbose else stderr_to_devnull():
                 self._llama = Llama(
                     model_path=str(self.path),
                     lora_path=str(self.adapter) if self.adapter else None,
