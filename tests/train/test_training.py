@@ -143,3 +143,35 @@ def test_the_export_check_passes_a_right_export_and_fails_a_wrong_q_k_permutatio
     assert ok.passed, ok.logprob_diff
     assert not bad.passed, bad.logprob_diff
     assert bad.logprob_diff > ok.logprob_diff
+
+
+def test_ctrl_c_names_the_checkpoint_and_the_rerun_resumes_quietly(tmp_path):
+    """``forage train`` as a user runs it: Ctrl-C after the first checkpoint prints one line with
+    its step and the command that resumes; the rerun says it resumes when it starts; neither run
+    shows transformers' or peft's warnings and progress bars."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "forage.cli.app", "train", "--out", str(out), "--formats", "rag",
+            "--per-format", "20", "--world-seeds", "1001", "--max-shots", "0",
+            "--eval-data", str(Path(__file__).resolve().parents[2] / "data"),
+            "--batch-size", "1", "--batch-tokens", "0", "--checkpoint-every", "1",
+            "--max-steps", "20", "--check", "0", "--threads", "1"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state = out / "checkpoint" / "state.json"
+    deadline = time.monotonic() + 600
+    while not state.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, (stdout, stderr)
+    assert "interrupted at step" in stdout and "resume with: forage train" in stdout, stdout
+    assert state.is_file()
+    rerun = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "resuming from step" in rerun.stdout
+    for text in (stderr, rerun.stderr):
+        assert "Warning" not in text and "Converting" not in text and "it/s" not in text, text

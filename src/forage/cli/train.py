@@ -27,7 +27,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -110,7 +110,10 @@ def _finished(manifest_path: Path, settings: dict[str, Any], mixture: dict[str, 
 @contextmanager
 def _quiet_libraries() -> Iterator[None]:
     """transformers' and peft's progress bars and warnings, silenced unless ``--verbose`` or
-    ``--debug`` (they describe the libraries' internals, not the run)."""
+    ``--debug`` (they describe the libraries' internals, not the run). Python-level stderr goes
+    to /dev/null meanwhile: the GGUF loader draws its own tqdm bar there, which no setting turns
+    off once tqdm is imported. forage's own log lines keep their handler's stream, and errors are
+    printed after the block."""
     if logging.getLogger().getEffectiveLevel() <= logging.INFO:
         yield
         return
@@ -118,19 +121,11 @@ def _quiet_libraries() -> Iterator[None]:
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-    saved = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"  # the GGUF loader draws its own tqdm bar
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            warnings.filterwarnings("ignore", category=UserWarning, module="peft")
-            warnings.filterwarnings("ignore", category=UserWarning, module="transformers")
-            yield
-    finally:
-        if saved is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = saved
+    with open(os.devnull, "w") as sink, warnings.catch_warnings(), redirect_stderr(sink):
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module="peft")
+        warnings.filterwarnings("ignore", category=UserWarning, module="transformers")
+        yield
 
 
 def train(
