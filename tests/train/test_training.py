@@ -9,6 +9,7 @@ output, and reproduces the torch model's greedy continuations.
 from __future__ import annotations
 
 import copy
+import json
 import random
 from pathlib import Path
 
@@ -156,11 +157,16 @@ def test_ctrl_c_names_the_checkpoint_and_the_rerun_resumes_quietly(tmp_path):
 
     out = tmp_path / "run"
     args = [sys.executable, "-m", "forage.cli.app", "train", "--out", str(out), "--formats", "rag",
-            "--per-format", "20", "--world-seeds", "1001", "--max-shots", "0",
+            "--per-format", "60", "--world-seeds", "1001", "--max-shots", "0",
             "--eval-data", str(Path(__file__).resolve().parents[2] / "data"),
             "--batch-size", "1", "--batch-tokens", "0", "--checkpoint-every", "1",
-            "--max-steps", "20", "--check", "0", "--threads", "1"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            "--check", "0", "--threads", "1"]
+    # 60 planned steps: long enough that the interrupt lands while training, on any machine.
+    # A shell's background job starts with SIGINT ignored (CI may run so); a user's terminal
+    # delivers it: restore the default, as a terminal would have it.
+    proc = subprocess.Popen([*args, "--max-steps", "60"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     state = out / "checkpoint" / "state.json"
     deadline = time.monotonic() + 600
     while not state.is_file() and proc.poll() is None and time.monotonic() < deadline:
@@ -170,7 +176,10 @@ def test_ctrl_c_names_the_checkpoint_and_the_rerun_resumes_quietly(tmp_path):
     assert proc.returncode == 130, (stdout, stderr)
     assert "interrupted at step" in stdout and "resume with: forage train" in stdout, stdout
     assert state.is_file()
-    rerun = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    step = json.loads(state.read_text())["step"]
+    # The rerun resumes and stops early on the planned schedule (max steps may differ).
+    rerun = subprocess.run([*args, "--max-steps", str(step + 2)], capture_output=True, text=True,
+                           timeout=900)
     assert rerun.returncode == 0, rerun.stderr
     assert "resuming from step" in rerun.stdout
     for text in (stderr, rerun.stderr):
