@@ -79,23 +79,40 @@ class Tree:
     # Adaptive allocation: first read for the whole question as one step, and plan only when that
     # answer is not confident — easy questions cost about one retrieval, hard ones get the tree.
     direct_first: bool = True
+    # False: read for the whole question only (up to ``attempts`` passages), never plan -- the
+    # cheap rungs of an allocation ladder.
+    plan: bool = True
+    # What earlier rungs of an allocation ladder found for this question (``Prior``): its reading
+    # is kept, its passages are not read again, its sub-question conclusions are reused.
+    prior: Prior | None = None
     exemplars: ExemplarSet = field(default_factory=ExemplarSet.generic)
     name: str = "tree"
 
     def steps(self, ctx: Context) -> Steps:
         run = _Run(self, ctx)
         question = ctx.question.text
-        direct = _Outcome("", 0.0)
-        if self.direct_first and self.planning != "oracle":
+        prior = self.prior or Prior()
+        run.memo.update({q.strip().lower(): _Outcome(a, c) for q, a, c in prior.memo})
+        direct = _Outcome(prior.answer, prior.confidence)
+        if (self.direct_first or not self.plan) and self.planning != "oracle":
             first = ctx.root.add(question)
             first.thought = "try the whole question as one step"
-            direct = yield from run.read(question, first, (), ())
+            if prior.read:
+                first.thought += (f" (kept an earlier reading of {len(prior.read)} passage(s): "
+                                  f"{prior.answer or 'no answer'}, confidence {prior.confidence:.2f})")
+            if not prior.read or (len(prior.read) < self.attempts
+                                  and direct.confidence < self.threshold):
+                more = yield from run.read(question, first, (), (), skip=frozenset(prior.read))
+                run.read_whole = list(run.last_read)
+                if more.answer and (more.confidence > direct.confidence or not direct.answer):
+                    direct = more
             run._finish(first, direct)
-            if direct.confidence >= self.threshold or run.exhausted:
+            if direct.confidence >= self.threshold or run.exhausted or not self.plan:
                 return Answer(text=direct.answer, task=ctx.root, confidence=direct.confidence,
                               exhausted=run.exhausted and not direct.answer,
                               meta={"plans": [], "peak_context_tokens": _peak_prompt_tokens(ctx.root),
-                                    "buffer": self.buffer, "direct": True})
+                                    "buffer": self.buffer, "direct": True,
+                                    **run.carried(prior)})
         text, conf = yield from run.solve(question, ctx.root, (), (), depth=1)
         if not text and direct.answer:  # planning found nothing: keep the direct reading
             text, conf = direct.answer, direct.confidence
@@ -110,8 +127,31 @@ class Tree:
                 "peak_context_tokens": _peak_prompt_tokens(ctx.root),
                 "buffer": self.buffer,
                 "direct": False,
+                **run.carried(prior),
             },
         )
+
+
+@dataclass(frozen=True)
+class Prior:
+    """What earlier runs on this question found (an allocation ladder's lower rungs), so a tree
+    started higher up pays for none of it again: the whole question's best ``answer`` and
+    ``confidence``, the passages already ``read`` for it (titles), sub-question conclusions
+    (``memo``: question, answer, confidence) and how many top-level ``plans`` were made (a new
+    plan is a re-plan). ``Prior.from_meta`` reads one back from a tree answer's ``meta``."""
+
+    answer: str = ""
+    confidence: float = 0.0
+    read: tuple[str, ...] = ()
+    memo: tuple[tuple[str, str, float], ...] = ()
+    plans: int = 0
+
+    @classmethod
+    def from_meta(cls, answer: str, confidence: float, meta: dict[str, Any]) -> Prior:
+        carried = meta.get("carried") or {}
+        return cls(answer, confidence, tuple(carried.get("read", ())),
+                   tuple((q, a, float(c)) for q, a, c in carried.get("memo", ())),
+                   int(carried.get("plans", 0)))
 
 
 @dataclass
@@ -131,6 +171,16 @@ class _Run:
         self.internals: dict[int, list[str]] = {}  # id(task) -> its queries and passages
         self.finished: list[Task] = []  # finished subtasks, in order
         self.exhausted = False
+        self.read_whole: list[str] = []  # passages read for the whole question (titles)
+        self.last_read: list[str] = []  # passages the last ``read`` read (titles)
+
+    def carried(self, prior: Prior) -> dict[str, Any]:
+        """What a later run on this question can start from (``Prior.from_meta`` reads it)."""
+        return {"carried": {
+            "read": [*prior.read, *self.read_whole],
+            "memo": [[q, o.answer, o.confidence] for q, o in self.memo.items() if o.answer],
+            "plans": prior.plans + len(self.plans),
+        }}
 
     @property
     def logprobs(self) -> bool:
@@ -244,8 +294,9 @@ class _Run:
     ) -> Gen:
         best: tuple[float, list[tuple[str, str]]] | None = None
         replans = self.s.max_replans if depth == 1 else 0
-        for attempt in range(replans + 1):
-            if attempt and not self._can_afford(task, 2 * self.s.synth_reserve):
+        made = self.s.prior.plans if depth == 1 and self.s.prior else 0  # a new plan is a re-plan
+        for attempt in range(made, made + replans + 1):
+            if attempt > made and not self._can_afford(task, 2 * self.s.synth_reserve):
                 break
             plan = yield from self.plan(goal, task, attempt=attempt)
             if depth == 1:
@@ -323,9 +374,10 @@ class _Run:
 
     def read(
         self, question: str, task: Task, path: tuple[str, ...],
-        facts: tuple[tuple[str, str], ...],
+        facts: tuple[tuple[str, str], ...], skip: frozenset[str] = frozenset(),
     ) -> Gen:
         best = _Outcome("", 0.0)
+        self.last_read = []
         notes = self.internals.setdefault(id(task), [])
         try:
             hits = yield Search(question, k=self.s.attempts, task=task)
@@ -335,6 +387,9 @@ class _Run:
         notes.append(f"Search: {question}")
         memory = self.memory(path, facts)
         for hit in hits[: self.s.attempts]:
+            if hit.document.title in skip:  # read by an earlier run on this question
+                continue
+            self.last_read.append(hit.document.title)
             passage = titled(hit.document.title, hit.document.text)
             notes.append(f"Passage: {passage}")
             request = render(reader_prompt(question, passage, memory, self.s.exemplars,
