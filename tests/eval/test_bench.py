@@ -129,3 +129,51 @@ def test_bad_input_is_refused_before_anything_is_written(small_world, tmp_path, 
     with pytest.raises(ConfigError, match=message):
         _bench(small_world.path, out, llm=_llm(), **kwargs)
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"allocation": "greedy"}, "unknown allocation policy 'greedy'"),
+        ({"allocation": "adaptive", "strategies": ["read", "rag"]}, "unknown rung 'rag'"),
+        ({"threshold": 0.7}, "settings of --allocation adaptive"),
+        ({"allocation": "adaptive", "reserve": 1.5}, "reserve 1.5 is not in"),
+        ({"allocation": "adaptive", "strategies": ["read", "read"]}, "listed twice"),
+    ],
+)
+def test_bad_allocation_settings_are_refused_before_anything_is_written(small_world, tmp_path,
+                                                                         kwargs, message):
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match=message):
+        _bench(small_world.path, out, llm=_llm(), **{"strategies": None, **kwargs})
+    assert not out.exists()
+
+
+def test_an_adaptive_bench_spends_one_batch_budget_per_level_and_resumes_from_its_steps(
+        small_world, tmp_path):
+    out = tmp_path / "out"
+    kwargs = {"strategies": None, "allocation": "adaptive", "limit": 4, "budgets": [400, 900]}
+    run = _bench(small_world.path, out, llm=_llm(" unknown\n"), **kwargs)
+    assert {r.strategy for r in run.results} == {"adaptive"}
+    assert len(run.results) == 8  # 4 questions x 2 levels
+    for level in (400.0, 900.0):
+        batch = [r for r in run.results if r.budget == level]
+        assert sum(r.compute for r in batch) <= level * len(batch) + 1e-6
+        assert all(r.allocation == "adaptive" and r.given is not None for r in batch)
+        # nobody is confident: everyone is exhausted, the budget spread beyond the first reading
+        assert all(r.exhausted and not r.prediction for r in batch)
+    rich = [r for r in run.results if r.budget == 900.0]
+    assert max(len(r.trace["rungs"]) for r in rich) > 1
+    import sqlite3
+
+    db = sqlite3.connect(out / "journal.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM steps").fetchone()[0] >= 8
+    # a kill after the rung runs were journaled but before the batch's results were: the rerun
+    # replays the steps and calls the model for nothing
+    with db:
+        db.execute("DELETE FROM results")
+    db.close()
+    silent = FunctionLLM(lambda request: " unknown\n")
+    again = _bench(small_world.path, out, llm=silent, **kwargs)
+    assert silent.requests == []
+    assert [r.compute for r in again.results] == [r.compute for r in run.results]

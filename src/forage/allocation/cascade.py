@@ -26,13 +26,12 @@ Not here: the arithmetic (``forage.allocation.policy``), sweeps, journals and re
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from forage.allocation.policy import CascadeSettings, Outcome, QuestionState, Rung, cascade
+from forage.allocation.steps import MemoryStepStore, StepKey, StepRecord, StepStore
 from forage.core.budget import Budget, CostModel, Usage
 from forage.core.budget_rules import min_budget
 from forage.core.errors import ConfigError
@@ -44,9 +43,14 @@ from forage.llm.cache import CallStore
 from forage.prompts.exemplars import ExemplarSet
 from forage.report.results import Result
 from forage.runtime.driver import run
+from forage.runtime.registry import StrategySpec
 from forage.search.base import SearchTool
 
 POLICY = "adaptive"
+# How a sweep names the cascade's cells (it is not a per-question strategy: ``Sweep`` runs it).
+ADAPTIVE_SPEC = StrategySpec(POLICY, "forage.allocation.cascade:run_batch", "", (),
+                             "one batch budget: read every question once, then climb the ladder "
+                             "where the answer is unsettled")
 
 # name -> the tree's settings for that rung
 RUNG_SETTINGS: dict[str, dict[str, Any]] = {
@@ -87,50 +91,6 @@ def ladder_of(names: Sequence[str], threshold: float | None = None, reserve: flo
         base.threshold if threshold is None else threshold,
         base.reserve if reserve is None else reserve,
     )
-
-
-StepKey = tuple[str, str, float, int, str, int]  # dataset, policy, mean budget, seed, question, step
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    """One rung's run for one question: what was asked, what it gave, what it cost."""
-
-    rung: str
-    grant: float
-    answer: str
-    confidence: float
-    spent: float
-    exhausted: bool
-    usage: dict[str, float]
-    seconds: float
-    trace: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> StepRecord:
-        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls)})
-
-
-class StepStore(Protocol):
-    def step(self, key: StepKey) -> StepRecord | None: ...
-
-    def record_step(self, key: StepKey, record: StepRecord) -> None: ...
-
-
-class MemoryStepStore:
-    """A ``StepStore`` in a dict (tests, and runs that need no resuming)."""
-
-    def __init__(self) -> None:
-        self.steps: dict[StepKey, StepRecord] = {}
-
-    def step(self, key: StepKey) -> StepRecord | None:
-        return self.steps.get(key)
-
-    def record_step(self, key: StepKey, record: StepRecord) -> None:
-        self.steps[key] = record
 
 
 async def run_rung(
@@ -227,6 +187,7 @@ def _result(q: Question, state: QuestionState, records: Sequence[StepRecord],
 
 
 __all__ = [
+    "ADAPTIVE_SPEC",
     "DEFAULT_LADDER",
     "DEFAULT_SETTINGS",
     "MemoryStepStore",

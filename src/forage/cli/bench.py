@@ -145,7 +145,7 @@ def efficiency_table(eff: Efficiency) -> Table:
 
 def bench(
     dataset: Annotated[list[Path], typer.Option("--dataset", "-d", help=DATASET_HELP)],
-    strategies: Annotated[str, typer.Option(help=strategies_help())] = "rag",
+    strategies: Annotated[str | None, typer.Option(help=strategies_help())] = None,
     budgets: Annotated[str, typer.Option(
         help="Comma-separated compute budgets per question, cheap to expensive. Budget level i is "
              "a hard compute cap AND sets each strategy's knob to its ladder's rung i (the last "
@@ -191,15 +191,31 @@ def bench(
     connect_timeout: Annotated[float, typer.Option(
         help="With --executor ray and --address: seconds to reach the cluster before giving "
              "up.")] = 30.0,
+    allocation: Annotated[str, typer.Option(
+        help="How budget is spread over each dataset's questions. uniform: every question gets "
+             "each budget. adaptive: each budget is the MEAN per question of one batch budget; "
+             "every question is read once, unsettled ones climb a ladder of rungs (--strategies "
+             "names them: read, passages, tree, replan; default all four) in order of expected "
+             "gain per unit.")] = "uniform",
+    threshold: Annotated[float | None, typer.Option(
+        help="With --allocation adaptive: the confidence that settles a question (default "
+             "0.5).")] = None,
+    reserve: Annotated[float | None, typer.Option(
+        help="With --allocation adaptive: the share of the batch budget held back until no "
+             "escalation fits outside it (default 0.1).")] = None,
 ) -> None:
     """Sweep strategies x budgets x datasets x seeds; resumable; writes results and a report."""
     # Options parsed and the backend reachable before any work; the rest is ``forage.bench``.
-    names = _csv(strategies, "strategies")
+    given = _csv(strategies, "strategies") if strategies is not None else None
     budget_list = check_budgets(_numbers(budgets, "budgets", float))
     seed_list = list(check_seeds(_numbers(seeds, "seeds", int)))
-    check_choices(names, hierarchical=hierarchical, split=split, metric=metric, limit=limit)
     if executor not in ("local", "ray"):
         raise ConfigError(f"unknown executor {executor!r}: choose from local, ray")
+    cascade = check_allocation(allocation, given, threshold, reserve,
+                               executor if executor == "ray" else None)
+    names = given if given is not None else ([] if cascade else ["rag"])
+    check_choices(names if cascade is None else ["tree"], hierarchical=hierarchical, split=split,
+                  metric=metric, limit=limit)
     if executor == "local" and (address is not None or workers is not None
                                 or cpus_per_worker != 1.0 or connect_timeout != 30.0):
         raise ConfigError("--address, --workers, --cpus-per-worker and --connect-timeout need "
@@ -224,6 +240,7 @@ def bench(
         llm=None if workers_of else recipe, executor=workers_of, identify=identify, limit=limit,
         split=split, hops=hops, dev_size=dev_size, strict=strict, hierarchical=hierarchical,
         metric=metric, progress=_TerminalProgress() if console.is_terminal else _LineProgress(),
+        allocation=allocation, threshold=threshold, reserve=reserve,
     )  # fmt: skip
     report = run.report
     console.print(cells_table(report.cells, metric))

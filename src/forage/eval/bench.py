@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from forage.allocation.cascade import ladder_of
+from forage.allocation.policy import CascadeSettings
 from forage.core.errors import ConfigError, SweepFailed
 from forage.eval.datasets import SPLITS, SweepDataset, open_dataset, parse_hops
 from forage.eval.executor import Executor, LocalExecutor
@@ -138,10 +140,30 @@ def check_choices(strategies: Sequence[str], *, hierarchical: str, split: str, m
         raise ConfigError(f"--limit must be at least 1, not {limit}")
 
 
+ALLOCATIONS = ("uniform", "adaptive")
+
+
+def check_allocation(allocation: str, strategies: Sequence[str] | None, threshold: float | None,
+                     reserve: float | None, executor: object) -> CascadeSettings | None:
+    """The cascade's settings for ``allocation="adaptive"`` (None for uniform); ``ConfigError``
+    for an unknown policy, an unknown rung, cascade settings without it, or it on Ray."""
+    if allocation not in ALLOCATIONS:
+        raise ConfigError(f"unknown allocation policy {allocation!r}: choose from "
+                          f"{', '.join(ALLOCATIONS)}")
+    if allocation == "uniform":
+        if threshold is not None or reserve is not None:
+            raise ConfigError("--threshold and --reserve are settings of --allocation adaptive")
+        return None
+    if executor is not None:
+        raise ConfigError("--allocation adaptive runs on the local executor (one batch decides "
+                          "as it goes); leave out --executor ray")
+    return ladder_of(list(strategies or ()), threshold, reserve)
+
+
 def bench(
     datasets: Sequence[str | Path | SweepDataset],
     *,
-    strategies: Sequence[str] = ("rag",),
+    strategies: Sequence[str] | None = None,
     budgets: Sequence[float] = (500.0, 2000.0, 8000.0),
     seeds: Sequence[int] = (0,),
     out: str | Path = "bench-out",
@@ -157,6 +179,9 @@ def bench(
     hierarchical: str = "tree",
     metric: str = "em",
     progress: BenchProgress | None = None,
+    allocation: str = "uniform",
+    threshold: float | None = None,
+    reserve: float | None = None,
 ) -> BenchRun:
     """Sweep ``strategies`` x ``budgets`` x ``datasets`` x ``seeds`` into ``out`` and write the
     report; resumable (see the module docstring).
@@ -171,10 +196,18 @@ def bench(
     about the backend (default ``backend_identity``). ``hierarchical`` and ``metric`` pick what the
     efficiency figures compare. Failed cells are in ``BenchRun.failures``
     (``raise_for_failures()`` raises them).
+
+    ``allocation``: "uniform" (default: every question gets each budget; ``strategies`` default
+    ``["rag"]``) or "adaptive": each budget is the *mean* per question of one batch budget per
+    dataset, spent by the cascade (``forage.allocation``); ``strategies`` then names the ladder's
+    rungs (default: read, passages, tree, replan) and ``threshold``/``reserve`` override the
+    cascade's settings. Adaptive batches run on the local executor.
     """
     hooks = progress or BenchProgress()
-    names = list(strategies)
-    check_choices(names, hierarchical=hierarchical, split=split, metric=metric, limit=limit)
+    cascade_settings = check_allocation(allocation, strategies, threshold, reserve, executor)
+    names = list(strategies or (() if cascade_settings else ("rag",)))
+    check_choices(names if cascade_settings is None else ["tree"], hierarchical=hierarchical,
+                  split=split, metric=metric, limit=limit)
     if not datasets:
         raise ConfigError("give at least one --dataset")
     if sum(x is not None for x in (llm, model, executor)) > 1:
@@ -188,7 +221,8 @@ def bench(
                   open_dataset(d, split_name=split, limit=limit, hops=hop_range,
                                dev_size=dev_size, strict=strict) for d in datasets]  # fmt: skip
     available = registry.available()
-    sweep = Sweep(opened, [available[n] for n in names], tuple(budgets), tuple(seeds))
+    specs = [available[n] for n in names] if cascade_settings is None else [available["tree"]]
+    sweep = Sweep(opened, specs, tuple(budgets), tuple(seeds), allocation=cascade_settings)
     # The folder's lock, taken before the model loads and held by the open journal until the
     # report is written: a second bench into the same folder is refused before it does anything.
     lock = Journal.lock(out / "journal.sqlite")
@@ -258,4 +292,5 @@ def _load(llm: LLM | Callable[[], LLM] | None, model: str | None) -> LLM:
     return llm()  # type: ignore[operator]
 
 
-__all__ = ["BenchProgress", "BenchRun", "StartedExecutor", "backend_identity", "bench"]
+__all__ = ["ALLOCATIONS", "BenchProgress", "BenchRun", "StartedExecutor", "backend_identity",
+           "bench", "check_allocation"]

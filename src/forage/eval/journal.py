@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from forage.allocation.steps import StepKey, StepRecord
 from forage.core.errors import ConfigError, CorruptFile, EnvironmentProblem
 from forage.core.files import FolderLock, environment_problem, sqlite_environment_problem
 from forage.report.results import Result
@@ -93,9 +94,14 @@ class SweepConfig:
     exemplars: Mapping[str, Any] = field(default_factory=dict)
     cost_model: Mapping[str, float] = field(default_factory=dict)
     forage: str = field(default_factory=forage_version)
+    # The batch allocation's settings (``--allocation adaptive``); empty for uniform budgets, and
+    # then left out of the stored configuration, so journals written before it still open.
+    allocation: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        if not self.allocation:
+            del d["allocation"]
         d["datasets"] = dict(sorted(self.datasets.items()))
         d["strategies"] = {k: [v[0], list(v[1])] for k, v in sorted(self.strategies.items())}
         d["budgets"] = [float(b) for b in self.budgets]
@@ -171,6 +177,24 @@ def m001_initial(db: sqlite3.Connection) -> None:
 def m002_result_summary_columns(db: sqlite3.Connection) -> None:
     for col in ("em REAL", "f1 REAL", "acc REAL", "compute REAL", "seconds REAL"):
         db.execute(f"ALTER TABLE results ADD COLUMN {col}")
+
+
+@migration
+def m003_allocation_steps(db: sqlite3.Connection) -> None:
+    """One row per rung an adaptive allocation ran for a question (``forage.allocation``)."""
+    db.execute(
+        """CREATE TABLE steps (
+            dataset TEXT NOT NULL,
+            policy TEXT NOT NULL,
+            budget REAL NOT NULL,
+            seed INTEGER NOT NULL,
+            question_id TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            record TEXT NOT NULL,
+            created REAL NOT NULL DEFAULT (julianday('now')),
+            PRIMARY KEY (dataset, policy, budget, seed, question_id, step)
+        )"""
+    )
 
 
 def migrate(db: sqlite3.Connection) -> list[str]:
@@ -270,6 +294,35 @@ class Journal:
                      result.seed, result.knob, json.dumps(result.to_dict()), result.em, result.f1,
                      result.acc, result.compute, result.seconds),
                 )
+        except sqlite3.DatabaseError as e:
+            raise _sqlite_problem(e, self.path) from e
+
+    def step(self, key: StepKey) -> StepRecord | None:
+        """The stored rung run of an adaptive allocation with this key, if any."""
+        try:
+            row = self._db.execute(
+                "SELECT record FROM steps WHERE dataset=? AND policy=? AND budget=? AND seed=? "
+                "AND question_id=? AND step=?", (key[0], key[1], float(key[2]), key[3], key[4],
+                                                 key[5])).fetchone()
+        except sqlite3.DatabaseError as e:
+            raise _sqlite_problem(e, self.path) from e
+        if row is None:
+            return None
+        try:
+            return StepRecord.from_dict(json.loads(row[0]))
+        except (ValueError, KeyError, TypeError) as e:
+            raise _corrupt(self.path, f"step {key} is not a step record: {type(e).__name__}"
+                           ) from e
+
+    def record_step(self, key: StepKey, record: StepRecord) -> None:
+        """Store one rung run, committed before this returns."""
+        try:
+            with self._db:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO steps (dataset, policy, budget, seed, question_id, "
+                    "step, record) VALUES (?,?,?,?,?,?,?)",
+                    (key[0], key[1], float(key[2]), key[3], key[4], key[5],
+                     json.dumps(record.to_dict())))
         except sqlite3.DatabaseError as e:
             raise _sqlite_problem(e, self.path) from e
 

@@ -33,8 +33,10 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
+from forage.allocation.cascade import ADAPTIVE_SPEC, run_batch
+from forage.allocation.policy import CascadeSettings
 from forage.core.budget import CostModel
-from forage.core.budget_rules import check_budgets, knob_for
+from forage.core.budget_rules import check_budgets, knob_for, min_budget
 from forage.core.errors import ConfigError
 from forage.core.types import Question
 from forage.eval.datasets import SweepDataset
@@ -44,6 +46,7 @@ from forage.report.results import Result
 from forage.llm.base import LLM
 from forage.llm.cache import CallStore
 from forage.search.base import SearchTool
+from forage.search.bm25 import BM25Search
 from forage.prompts.exemplars import ExemplarSet
 from forage.runtime.registry import StrategySpec
 
@@ -119,8 +122,14 @@ class Sweep:
     seeds: tuple[int, ...] = (0,)
     exemplars: ExemplarSettings = field(default_factory=ExemplarSettings)
     cost_model: CostModel = field(default_factory=CostModel)
+    # None: uniform budgets (every cell its own). Else one batch per (dataset, seed, budget
+    # level), its budget the level x the dataset's questions, spent by the adaptive cascade.
+    allocation: CascadeSettings | None = None
 
     def __post_init__(self) -> None:
+        if self.allocation is not None:
+            self.allocation.check(min_budget(self.cost_model))
+            self.specs = [ADAPTIVE_SPEC]
         self.budgets = check_budgets(self.budgets, self.cost_model)
         if not self.specs:
             raise ConfigError("give at least one strategy")
@@ -143,6 +152,7 @@ class Sweep:
             backend=backend,
             exemplars=asdict(self.exemplars),
             cost_model=asdict(self.cost_model),
+            allocation=self.allocation.to_dict() if self.allocation is not None else {},
         )
 
     def cells(self) -> list[Cell]:
@@ -201,6 +211,11 @@ class Sweep:
             )
         done = {cell_key(r): r for r in journal.results()}
         plan = self.cells()
+        if self.allocation is not None:
+            if not isinstance(executor, LocalExecutor):
+                raise ConfigError("--allocation adaptive runs on the local executor (one batch "
+                                  "decides as it goes); leave out --executor ray")
+            return await self._run_batches(plan, done, journal, executor, on_cell, on_failure)
         todo = []
         for cell in plan:
             prior = done.get(cell.key)
@@ -229,6 +244,55 @@ class Sweep:
                          outcome.worker)
             if on_cell:
                 on_cell(cell, result, False)
+        results = [r for c in plan if (r := done.get(c.key) or fresh.get(c.key)) is not None]
+        return SweepRun(results, failures)
+
+    async def _run_batches(
+        self, plan: list[Cell], done: Mapping[CellKey, Result], journal: Journal,
+        executor: LocalExecutor, on_cell: Callable[[Cell, Result, bool], None] | None,
+        on_failure: Callable[[Cell, str], None] | None,
+    ) -> SweepRun:
+        """The adaptive allocation: one cascade per (dataset, seed, budget level), its rung runs
+        journaled as steps, its per-question results journaled as cells."""
+        assert self.allocation is not None
+        batches: dict[tuple[str, int, int], list[Cell]] = {}
+        for cell in plan:
+            batches.setdefault((cell.dataset, cell.seed, cell.level), []).append(cell)
+        by_name = {d.name: d for d in self.datasets}
+        fresh: dict[CellKey, Result] = {}
+        failures: list[Failure] = []
+        for (name, seed, level), cells in batches.items():
+            if all(c.key in done for c in cells):
+                for c in cells:
+                    if on_cell:
+                        on_cell(c, done[c.key], True)
+                continue
+            ds = by_name[name]
+            tools = (executor.tools or {}).get(name) or BM25Search(ds.corpus)
+            try:
+                results = await run_batch(
+                    [c.question for c in cells], mean_budget=cells[0].budget, llm=executor.llm,
+                    tools=tools, exemplars=self.exemplar_set(ds), settings=self.allocation,
+                    seed=seed, cache=executor.cache, cost_model=self.cost_model, store=journal,
+                    dataset=name, budget_level=level)
+            except ABORT:
+                raise
+            except Exception as e:  # this batch fails; the others still run
+                why = f"{type(e).__name__}: {e}"
+                logger.info("batch %s@%g seed %d failed: %s", name, cells[0].budget, seed, why)
+                for c in cells:
+                    if c.key not in done:
+                        failures.append(Failure(c, why))
+                        if on_failure:
+                            on_failure(c, why)
+                continue
+            for c, result in zip(cells, results, strict=True):
+                was_done = c.key in done
+                if not was_done:
+                    journal.record(result)
+                    fresh[c.key] = result
+                if on_cell:
+                    on_cell(c, done.get(c.key) or result, was_done)
         results = [r for c in plan if (r := done.get(c.key) or fresh.get(c.key)) is not None]
         return SweepRun(results, failures)
 
