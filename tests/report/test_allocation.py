@@ -37,8 +37,8 @@ def uniform(table: dict[tuple[str, float], list[tuple[float, float]]], **kw):
 
 
 def adaptive(levels: dict[float, list[tuple[float, float]]], policy: str = "adaptive",
-             rungs: dict[float, list[str]] | None = None):
-    return [row(f"q{i}", policy, b, em, c, allocation="adaptive",
+             rungs: dict[float, list[str | None]] | None = None, dataset: str = "d"):
+    return [row(f"q{i}", policy, b, em, c, allocation="adaptive", dataset=dataset,
                 rung=(rungs or {}).get(b, [None] * len(per_q))[i])
             for b, per_q in levels.items() for i, (em, c) in enumerate(per_q)]
 
