@@ -243,3 +243,19 @@ def test_a_dataset_without_adaptive_results_still_has_its_frontier_and_oracle():
     entry = allocation_summary(uniform(GAP_UNIFORM), n_boot=20).datasets["d"]
     assert entry.policies == {} and entry.not_applicable == "no adaptive results"
     assert entry.oracle.full.score == 0.75 and len(entry.frontier) == 2
+
+
+def test_the_interval_is_paired_and_seeded():
+    # Adaptive answers exactly as rag@1 does, at its compute: on any resample of questions the
+    # two agree, so a paired interval is a point; resampling them apart would give a wide one.
+    rng = np.random.default_rng(2)
+    cheap = [(float(rng.random() < 0.5), 100) for _ in range(30)]
+    rs = uniform({("rag", 1.0): cheap,
+                  ("rag", 2.0): [(float(rng.random() < 0.7), 400) for _ in range(30)]})
+    rs += adaptive({100.0: cheap})
+    (lv,) = allocation_summary(rs, n_boot=300, seed=4).datasets["d"].policies["adaptive"].levels
+    assert lv.gap == pytest.approx(0.0) and lv.gap_ci == pytest.approx((0.0, 0.0))
+    rs += adaptive({400.0: [(float(rng.random() < 0.6), 300) for _ in range(30)]})
+    a = allocation_summary(rs, n_boot=300, seed=4).to_dict()
+    assert a == allocation_summary(rs, n_boot=300, seed=4).to_dict()
+    assert a != allocation_summary(rs, n_boot=300, seed=5).to_dict()
