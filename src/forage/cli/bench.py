@@ -44,7 +44,7 @@ from forage.cli.backends import (
 )
 from forage.core.budget_rules import check_budgets
 from forage.core.errors import ConfigError, ConnectError
-from forage.eval.bench import BenchProgress, backend_identity, check_choices
+from forage.eval.bench import BenchProgress, backend_identity, check_allocation, check_choices
 from forage.eval.bench import bench as library_bench
 from forage.report.statistics import CellStats, Efficiency
 from forage.report.sweep_report import AUC_NOTE, ci_text, describe
