@@ -173,7 +173,8 @@ _CAPS = Caps(completion_tokens=400, total_tokens=1500, search_calls=6)
 
 
 class BudgetTree(RuleBasedStateMachine):
-    """Random reserve / commit / release / split / close / refund sequences over a budget tree."""
+    """Random reserve / commit / release / split / close / refund / top-up sequences over a budget
+    tree."""
 
     budgets = Bundle("budgets")
     reservations = Bundle("reservations")
@@ -243,6 +244,15 @@ class BudgetTree(RuleBasedStateMachine):
         refund = b.close()
         assert refund >= 0
         assert b.parent.available == pytest.approx(before + refund, abs=1e-6)
+
+    @rule(b=budgets, units=st.floats(0, 3000))
+    def top_up(self, b: Budget, units: float) -> None:
+        if b is self.root or b.closed:
+            return
+        before = b.parent.available
+        moved = b.top_up(units)
+        assert 0 <= moved <= units
+        assert b.parent.available == pytest.approx(before - moved, abs=1e-6)
 
     @invariant()
     def never_overspends(self) -> None:

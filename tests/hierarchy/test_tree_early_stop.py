@@ -71,7 +71,7 @@ def test_a_sub_question_whose_passage_gains_nothing_stops_reading_after_a_rich_o
     llm = model(TWO_HOPS, {("Who founded the Lantern Society?", "Lantern Society"): "Ada Prell"})
     strategy = Tree(direct_first=False, attempts=2, max_depth=1, max_replans=0,
                     marginal_stop=marginal_stop)
-    ans, budget = answer(strategy, llm, "In which town was the founder of the Lantern Society born?")
+    _, budget = answer(strategy, llm, "In which town was the founder of the Lantern Society born?")
     assert reads(llm, "Who founded the Lantern Society?") == 1  # confident: stops anyway
     assert reads(llm, SECOND) == expected_reads
     assert budget.spent <= budget.limit

@@ -21,8 +21,8 @@ shared ledger by position (concurrent calls interleave there).
 Budgets form a tree. ``split`` carves a child budget out of what the parent can still spend; while
 the child is open its unspent share is held by the parent; ``close`` ends the child and whatever it
 did not spend flows back; ``top_up`` moves units the parent has available into an open child (a
-finished sibling's refund). Usage committed in a child is added to every ancestor, so the root's usage
-is the total of the tree.
+finished sibling's refund). Usage committed in a child is added to every ancestor, so the root's
+usage is the total of the tree.
 
 Default weights of the cost model (compute units):
 

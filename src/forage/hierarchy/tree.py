@@ -21,9 +21,9 @@
 **When to stop reading** (``marginal_stop``, on by default): besides stopping at a confident answer,
 an executor stops reading passages for its sub-question when the last passage's confidence gain
 per compute unit falls below the run's average rate so far (all confidence gained by reading in
-this run, per unit spent on its searches and reads) — the marginal value theorem of foraging: leave
-a patch when its yield drops below what the habitat gives on average (``plan.worth_another_passage``;
-a run that has gained nothing yet keeps reading).
+this run, per unit spent on its searches and reads) — the marginal value theorem of foraging:
+leave a patch when its yield drops below what the habitat gives on average
+(``plan.worth_another_passage``; a run that has gained nothing yet keeps reading).
 
 The budget knob is ``attempts``. Per run, ``Answer.meta`` records the plan(s), peak context tokens
 and total prompt tokens. Not here: prompts (``tree_prompts``), pure arithmetic (``plan``), the
