@@ -132,6 +132,34 @@ def test_closed_budget_rejects_new_calls_and_open_reservations_block_close():
         child.reserve_search()
 
 
+def test_a_refund_tops_up_an_open_sibling_and_the_tree_gains_nothing():
+    root = Budget(1000)
+    a, b = root.split(300), root.split(300)
+    a.commit(a.reserve_search(), Usage(search_calls=1))  # a spends 50
+    refund = a.close()
+    assert refund == pytest.approx(250) and root.available == pytest.approx(650)
+    assert b.top_up(refund) == pytest.approx(250)
+    assert b.limit == pytest.approx(550) and root.available == pytest.approx(400)
+    for _ in range(11):  # 11 searches of 50 = 550: b can now pay for what its share could not
+        b.commit(b.reserve_search(), Usage(search_calls=1))
+    with pytest.raises(BudgetExhausted):
+        b.reserve_search()
+    assert b.spent == pytest.approx(550) and root.spent == pytest.approx(600)
+
+
+def test_top_up_moves_no_more_than_the_parent_has_and_only_into_open_children():
+    root = Budget(100)
+    child = root.split(80)
+    assert child.top_up(50) == pytest.approx(20)  # only 20 were available
+    assert child.limit == pytest.approx(100) and root.available == pytest.approx(0)
+    assert child.top_up(-5) == 0.0
+    child.close()
+    with pytest.raises(ConfigError):
+        child.top_up(10)
+    with pytest.raises(ConfigError):
+        root.top_up(10)
+
+
 def test_ledger_scopes_name_the_subtask():
     root = Budget(1000)
     child = root.split(100, name="q1")
@@ -145,7 +173,8 @@ _CAPS = Caps(completion_tokens=400, total_tokens=1500, search_calls=6)
 
 
 class BudgetTree(RuleBasedStateMachine):
-    """Random reserve / commit / release / split / close / refund sequences over a budget tree."""
+    """Random reserve / commit / release / split / close / refund / top-up sequences over a budget
+    tree."""
 
     budgets = Bundle("budgets")
     reservations = Bundle("reservations")
@@ -215,6 +244,15 @@ class BudgetTree(RuleBasedStateMachine):
         refund = b.close()
         assert refund >= 0
         assert b.parent.available == pytest.approx(before + refund, abs=1e-6)
+
+    @rule(b=budgets, units=st.floats(0, 3000))
+    def top_up(self, b: Budget, units: float) -> None:
+        if b is self.root or b.closed:
+            return
+        before = b.parent.available
+        moved = b.top_up(units)
+        assert 0 <= moved <= units
+        assert b.parent.available == pytest.approx(before - moved, abs=1e-6)
 
     @invariant()
     def never_overspends(self) -> None:

@@ -105,3 +105,40 @@ def test_the_probability_of_answering_is_one_minus_that_of_unknown():
     assert torn == pytest.approx(sure * 0.65 / 1.0, rel=1e-6)
     assert confidence("Paris", passage, [-0.1]) == pytest.approx(sure)  # no alternatives: as before
     assert confidence("unknown", passage, [-0.1], alts) == 0.0
+
+
+# -- when to stop reading, where refunds go ----------------------------------------------------
+
+
+def test_reading_goes_on_while_the_last_passage_gains_at_least_the_run_average_rate():
+    from forage.hierarchy.plan import worth_another_passage
+
+    # 0.3 per 100 units against 0.3 per 150 (the search included): still above average.
+    assert worth_another_passage(0.3, 100, run_gain=0.3, run_cost=150)
+    # 0.1 per 100 units against 0.9 per 300 units: a poor patch, leave it.
+    assert not worth_another_passage(0.1, 100, run_gain=0.9, run_cost=300)
+    assert worth_another_passage(0.3, 100, run_gain=0.9, run_cost=300)  # exactly the average
+    assert not worth_another_passage(0.0, 80, run_gain=0.5, run_cost=400)  # gained nothing
+
+
+def test_a_run_that_has_gained_nothing_yet_keeps_reading():
+    from forage.hierarchy.plan import worth_another_passage
+
+    assert worth_another_passage(0.0, 100, run_gain=0.0, run_cost=250)
+    assert worth_another_passage(0.0, 0, run_gain=0.0, run_cost=0)
+
+
+def test_a_free_passage_is_worth_another_only_if_it_gained_something():
+    from forage.hierarchy.plan import worth_another_passage
+
+    assert worth_another_passage(0.2, 0, run_gain=0.5, run_cost=100)
+    assert not worth_another_passage(0.0, 0, run_gain=0.5, run_cost=100)
+
+
+def test_a_refund_goes_to_the_least_confident_open_subtask_below_the_threshold():
+    from forage.hierarchy.plan import refund_target
+
+    assert refund_target({0: 0.45, 1: 0.0, 2: 0.3}, threshold=0.5) == 1
+    assert refund_target({3: 0.2, 1: 0.2}, threshold=0.5) == 1  # a tie: the earlier step
+    assert refund_target({0: 0.9, 1: 0.6}, threshold=0.5) is None  # all confident: the parent
+    assert refund_target({}, threshold=0.5) is None

@@ -20,8 +20,9 @@ shared ledger by position (concurrent calls interleave there).
 
 Budgets form a tree. ``split`` carves a child budget out of what the parent can still spend; while
 the child is open its unspent share is held by the parent; ``close`` ends the child and whatever it
-did not spend flows back. Usage committed in a child is added to every ancestor, so the root's usage
-is the total of the tree.
+did not spend flows back; ``top_up`` moves units the parent has available into an open child (a
+finished sibling's refund). Usage committed in a child is added to every ancestor, so the root's
+usage is the total of the tree.
 
 Default weights of the cost model (compute units):
 
@@ -457,6 +458,16 @@ class Budget:
         if not 0 <= fraction <= 1:
             raise ConfigError(f"share must be in [0, 1], got {fraction}")
         return self.split(max(self.available, 0.0) * fraction, **kwargs)  # type: ignore[arg-type]
+
+    def top_up(self, compute: float) -> float:
+        """Enlarge this open child by up to ``compute`` units of what its parent has available now
+        (e.g. a finished sibling's refund); returns the units moved. The parent's ``available``
+        falls by the same amount, so the tree as a whole never gains compute."""
+        if self.closed or self.parent is None:
+            raise ConfigError(f"budget {self.path}: only an open child budget can be topped up")
+        units = min(max(compute, 0.0), max(self.parent.available, 0.0))
+        self.limit += units
+        return units
 
     def close(self) -> float:
         """End this child budget; returns the units that flow back to the parent."""

@@ -1,4 +1,5 @@
-"""Pure arithmetic and parsing for the hierarchical engine: plans, dependencies, shares, confidence.
+"""Pure arithmetic and parsing for the hierarchical engine: plans, dependencies, shares, refunds,
+confidence, and when to stop reading.
 
 A plan is a list of sub-questions; a later one may refer to the answer of an earlier one by ``#k``
 (1-based, as in ReWOO and Self-Ask), which makes the plan a DAG. Everything here is a pure function
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from forage.core.text import normalize_answer
@@ -126,6 +127,31 @@ def share(available: float, pending: int, reserve: float) -> float:
     if pending < 1:
         return 0.0
     return max(0.0, (available - reserve) / pending)
+
+
+def worth_another_passage(
+    last_gain: float, last_cost: float, run_gain: float, run_cost: float
+) -> bool:
+    """The marginal-value rule (Charnov's marginal value theorem: leave a patch when its rate of
+    gain falls below the habitat's average). Read one more passage for a sub-question only while
+    the last passage's confidence gain per compute unit (``last_gain / last_cost``, the expected
+    gain rate of the next one) is at least the run's average rate so far: all confidence gained by
+    reading in this run per unit spent searching and reading (``run_gain / run_cost``). A run that
+    has gained nothing yet keeps reading: it has no better place to spend. Gains are increases of
+    a sub-question's best confidence, so they are >= 0."""
+    if run_gain <= 0 or run_cost <= 0:
+        return True
+    if last_cost <= 0:
+        return last_gain > 0
+    return last_gain / last_cost >= run_gain / run_cost
+
+
+def refund_target(open_confidences: Mapping[int, float], threshold: float) -> int | None:
+    """Which open subtask a finished sibling's unspent budget goes to: the least confident one
+    still below ``threshold`` (ties to the lowest key, the earliest step). None when every open
+    subtask is already confident or none is open: the refund then stays with the parent."""
+    needy = [(c, k) for k, c in open_confidences.items() if c < threshold]
+    return min(needy)[1] if needy else None
 
 
 def answer_support(answer: str, passage: str) -> float:

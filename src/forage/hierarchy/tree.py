@@ -7,7 +7,9 @@
    executor: search the resolved sub-question, read one passage at a time (up to ``attempts``),
    and stop as soon as an answer is confident (its support in the passage times its token
    probability). A sub-question that stays uncertain is split again by the planner (up to
-   ``max_depth``). What a subtask does not spend returns to its parent and flows to later steps.
+   ``max_depth``). What a subtask does not spend goes to the least confident sibling still running
+   in the same batch of concurrent steps (``plan.refund_target``; its child budget is topped up),
+   else back to the parent, where it enlarges the shares of later steps.
 3. **Re-plan.** When a step stays uncertain, the planner samples another plan (up to
    ``max_replans``); conclusions already found are reused; the plan whose weakest step is most
    confident wins.
@@ -15,6 +17,13 @@
 5. **Forget.** A finished subtask leaves only its conclusion in working memory: its queries and
    passages never reach a later prompt, unless the ``buffer`` keeps the last k finished subtasks
    verbatim (k = 0, 1, 2, ..., or -1 for all), which makes pruning an experiment setting.
+
+**When to stop reading** (``marginal_stop``; off by default until measured, on in ``tree_marginal``): besides stopping at a confident answer,
+an executor stops reading passages for its sub-question when the last passage's confidence gain
+per compute unit falls below the run's average rate so far (all confidence gained by reading in
+this run, per unit spent on its searches and reads) — the marginal value theorem of foraging:
+leave a patch when its yield drops below what the habitat gives on average
+(``plan.worth_another_passage``; a run that has gained nothing yet keeps reading).
 
 The budget knob is ``attempts``. Per run, ``Answer.meta`` records the plan(s), peak context tokens
 and total prompt tokens. Not here: prompts (``tree_prompts``), pure arithmetic (``plan``), the
@@ -42,8 +51,10 @@ from forage.hierarchy.plan import (
     parse_numbered_plan,
     plan_from_questions,
     ready_steps,
+    refund_target,
     resolve,
     share,
+    worth_another_passage,
 )
 from forage.prompts.parse import clean_answer
 from forage.prompts.render import render
@@ -85,6 +96,9 @@ class Tree:
     # What earlier rungs of an allocation ladder found for this question (``Prior``): its reading
     # is kept, its passages are not read again, its sub-question conclusions are reused.
     prior: Prior | None = None
+    # Stop reading a sub-question when one more passage is expected to gain less than the run's
+    # average rate so far (off by default until measured: see docs/LOG.md).
+    marginal_stop: bool = False
     exemplars: ExemplarSet = field(default_factory=ExemplarSet.generic)
     name: str = "tree"
 
@@ -171,6 +185,8 @@ class _Run:
         self.internals: dict[int, list[str]] = {}  # id(task) -> its queries and passages
         self.finished: list[Task] = []  # finished subtasks, in order
         self.exhausted = False
+        self.read_gain = self.read_cost = 0.0  # confidence gained by reading, units spent on it
+        self.progress: dict[int, float] = {}  # id(task) -> best confidence it has read so far
         self.read_whole: list[str] = []  # passages read for the whole question (titles)
         self.last_read: list[str] = []  # passages the last ``read`` read (titles)
 
@@ -335,9 +351,22 @@ class _Run:
             parent = budget_of(task, self.ctx.budget)
             units = share(parent.available, pending, self.s.synth_reserve)  # same for the batch
             subs = [task.add(resolve(s, conclusions), _carve(parent, units)) for s in ready]
-            results = yield from gather(
-                [self.execute(sub.goal, sub, path, known, depth=depth) for sub in subs]
-            )
+            running = dict(enumerate(subs))
+
+            def run_one(i: int, sub: Task) -> Gen:
+                outcome = yield from self.execute(sub.goal, sub, path, known, depth=depth)
+                del running[i]
+                # The refund goes to the least confident sibling still running, else the parent.
+                refund = sub.budget.close() if sub.budget is not None else 0.0
+                to = refund_target({j: self.progress.get(id(t), 0.0) for j, t in running.items()},
+                                   self.s.threshold)
+                target = running[to].budget if to is not None else None
+                if refund > 0 and target is not None:
+                    moved = target.top_up(refund)
+                    log.debug("refund %.1f units from %r to %r", moved, sub.goal, running[to].goal)
+                return outcome
+
+            results = yield from gather([run_one(i, sub) for i, sub in enumerate(subs)])
             for s, sub, outcome in zip(ready, subs, results, strict=True):
                 if sub.budget is not None:
                     sub.budget.close()
@@ -378,12 +407,15 @@ class _Run:
     ) -> Gen:
         best = _Outcome("", 0.0)
         self.last_read = []
+        self.progress[id(task)] = 0.0
         notes = self.internals.setdefault(id(task), [])
+        mark = len(task.actions)  # the driver records each step's action (and its cost) here
         try:
             hits = yield Search(question, k=self.s.attempts, task=task)
         except BudgetExhausted:
             self.exhausted = True
             return best
+        self.read_cost += sum(a.cost for a in task.actions[mark:])
         notes.append(f"Search: {question}")
         memory = self.memory(path, facts)
         for hit in hits[: self.s.attempts]:
@@ -396,20 +428,32 @@ class _Run:
                                            logprobs=self.logprobs,
                                            top_logprobs=self.top_logprobs, seed=self.ctx.seed),
                              self.ctx.profile)
+            mark = len(task.actions)
             try:
                 response = yield Generate(request, task=task, label="read")
             except BudgetExhausted:
                 self.exhausted = True
                 break
+            cost = sum(a.cost for a in task.actions[mark:])
             text = clean_answer(response.text)
             if text.lower() == "unknown":
                 text = ""
             choice = response.choices[0]
             conf = confidence(text, passage, choice.token_logprobs,
                               choice.top_logprobs[0] if choice.top_logprobs else None)
+            gain = max(0.0, conf - best.confidence)
             if conf > best.confidence or not best.answer:
                 best = _Outcome(text, conf)
+            self.progress[id(task)] = best.confidence
+            self.read_gain += gain
+            self.read_cost += cost
             if conf >= self.s.threshold:
+                break
+            if self.s.marginal_stop and not worth_another_passage(
+                gain, cost, self.read_gain, self.read_cost
+            ):
+                log.debug("%r: a passage gained %.3f for %.1f units, below the run's rate",
+                          question, gain, cost)
                 break
         return best
 

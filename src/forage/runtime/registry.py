@@ -59,6 +59,9 @@ BUILTINS: tuple[StrategySpec, ...] = (
     StrategySpec("tree_stepwise", "forage.hierarchy.tree:Tree", "attempts", (1, 2, 3, 4),
                  "hierarchical, planning one sub-question at a time from the conclusions so far",
                  options=(("planning", "stepwise"),)),
+    StrategySpec("tree_marginal", "forage.hierarchy.tree:Tree", "attempts", (1, 2, 3, 4),
+                 "hierarchical, executors stop reading when a passage gains less than the run's "
+                 "average rate (the marginal-value rule)", options=(("marginal_stop", True),)),
     StrategySpec("tree_oracle", "forage.hierarchy.tree:Tree", "attempts", (1, 2, 3, 4),
                  "ablation: the hierarchy executing the dataset's gold decomposition (isolates "
                  "executors and memory from planning; not a method for unseen questions)",
@@ -68,11 +71,25 @@ BUILTINS: tuple[StrategySpec, ...] = (
                  "finished tasks' searches and results are cut from the cache (embedded only)"),
     StrategySpec("self_consistency", "forage.strategies.sampling:SelfConsistency", "n", (1, 3, 5, 9),
                  "retrieve once, sample the reader N times, majority vote"),
+    StrategySpec("adaptive_consistency", "forage.strategies.sampling:SelfConsistency", "n",
+                 (1, 3, 5, 9),
+                 "self-consistency that stops sampling once the majority is settled at 0.95 "
+                 "(Adaptive-Consistency); N is the cap",
+                 options=(("adaptive", True),)),
     StrategySpec("best_of_n", "forage.strategies.sampling:BestOfN", "n", (1, 3, 5, 9),
                  "retrieve once, sample N answers, pick the one the model verifies best"),
     StrategySpec("best_of_n_logprob", "forage.strategies.sampling:BestOfNLogprob", "n",
                  (1, 3, 5, 9),
                  "retrieve once, sample N answers, pick the highest mean token logprob"),
+    StrategySpec("best_of_n_adaptive", "forage.strategies.sampling:BestOfN", "n", (1, 3, 5, 9),
+                 "best-of-N whose sampling stops once the vote is settled at 0.95, then verifies "
+                 "the distinct answers drawn; N is the cap",
+                 options=(("adaptive", True),)),
+    StrategySpec("best_of_n_logprob_adaptive", "forage.strategies.sampling:BestOfNLogprob", "n",
+                 (1, 3, 5, 9),
+                 "best-of-N by mean token logprob, sampling stopped once the vote is settled; "
+                 "N is the cap",
+                 options=(("adaptive", True),)),
     StrategySpec("revision", "forage.strategies.revision:Revision", "rounds", (1, 2, 3, 4),
                  "answer, critique against the passage, search again and revise"),
     StrategySpec("mcts", "forage.strategies.mcts:MCTS", "simulations", (2, 4, 8, 16),

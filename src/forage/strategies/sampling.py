@@ -9,13 +9,18 @@ the N samples).
   samples are drawn ``batch`` at a time and sampling stops when ``adaptive_should_stop`` says the
   vote has settled (Adaptive-Consistency, Aggarwal et al. 2023: the leader's lead cannot be
   overturned by the remaining samples, or the Beta posterior that the leader beats the runner-up
-  reaches ``threshold``).
+  reaches ``threshold``). Registered as ``adaptive_consistency``: its N is the cap.
 - ``BestOfN``: the sample with the best verifier score. ``verifier="logprob"``: the
   length-normalised sequence log-probability (the backend must return logprobs).
   ``verifier="self_eval"``: the model judges each distinct candidate against the passage
   (``forage.strategies.verifier``), scored by the probability of "yes" when ``logprobs`` is on and
   the backend declares logprobs, else by the sampled verdict; ties go to the answer more samples
-  gave, then to the one sampled first.
+  gave, then to the one sampled first. With ``adaptive=True`` its sampling phase stops the same
+  way (on the vote of the answers drawn), then it verifies the distinct candidates drawn
+  (registered as ``best_of_n_adaptive`` and ``best_of_n_logprob_adaptive``).
+
+Every answer's ``meta`` records ``drawn`` (samples drawn, N at most) and ``stopped``: ``"settled"``
+(the vote settled before N), ``"cap"`` (all N drawn) or ``"budget"`` (a sample was refused).
 
 The knob of both is N. On ``BudgetExhausted`` they answer with the samples they have (a refused
 batch of N is retried with fewer samples, halving down to one), and best-of-N falls back to the
@@ -96,6 +101,23 @@ def adaptive_should_stop(counts: Sequence[int], remaining: int, threshold: float
     return beta_majority_probability(top, second) >= threshold
 
 
+StopReason = Literal["settled", "cap", "budget"]
+
+
+def sampling_stop(
+    counts: Sequence[int], drawn: int, cap: int, *, adaptive: bool, threshold: float = 0.95
+) -> StopReason | None:
+    """Why sampling stops after ``drawn`` of at most ``cap`` samples whose vote is ``counts``:
+    ``"cap"`` when all were drawn, ``"settled"`` when ``adaptive`` and ``adaptive_should_stop``
+    says the vote cannot change or is settled at ``threshold``; None to draw more. (A refused
+    sample, ``"budget"``, is the caller's to see.)"""
+    if drawn >= cap:
+        return "cap"
+    if adaptive and adaptive_should_stop(counts, cap - drawn, threshold):
+        return "settled"
+    return None
+
+
 def length_normalised_logprob(token_logprobs: Sequence[float] | None) -> float:
     """Mean token log-probability; ``-inf`` for a sample without tokens or logprobs."""
     if not token_logprobs:
@@ -130,6 +152,32 @@ def _draw(base: LLMRequest, m: int, seed: int, label: str) -> Steps:
     return []
 
 
+def _sample(
+    base: LLMRequest, seed: int, n: int, *, adaptive: bool, batch: int, threshold: float
+) -> Steps:
+    """Draw up to ``n`` samples (all at once, or ``batch`` at a time when ``adaptive``) with seeds
+    ``seed..``; returns ``(choices, stopped)`` with ``stopped`` a ``StopReason``."""
+    choices: list[Choice] = []
+    step = batch if adaptive else n
+    while True:
+        want = min(step, n - len(choices))
+        got = yield from _draw(base, want, seed + len(choices), "sample")
+        choices += got
+        if len(got) < want:
+            return choices, "budget"
+        votes = majority_vote([clean_answer(c.text) for c in choices]).counts
+        stopped = sampling_stop(votes, len(choices), n, adaptive=adaptive, threshold=threshold)
+        if stopped is not None:
+            return choices, stopped
+
+
+def _check_adaptive(n: int, batch: int, threshold: float) -> None:
+    if n < 1 or batch < 1:
+        raise ConfigError("n and batch must be >= 1")
+    if not 0.5 < threshold <= 1:
+        raise ConfigError(f"threshold must be in (0.5, 1], got {threshold}")
+
+
 def _retrieve(ctx: Context, k: int) -> Steps:
     try:
         hits = yield Search(ctx.question.text, k=k)
@@ -158,8 +206,7 @@ class SelfConsistency:
     name: str = "self_consistency"
 
     def __post_init__(self) -> None:
-        if self.n < 1 or self.batch < 1:
-            raise ConfigError("n and batch must be >= 1")
+        _check_adaptive(self.n, self.batch, self.threshold)
 
     def steps(self, ctx: Context) -> Steps:
         hits = yield from _retrieve(ctx, self.k)
@@ -170,29 +217,20 @@ class SelfConsistency:
             temperature=self.temperature, chat_stop=STOP,  # one line per sample, in both profiles
         ), ctx.profile)
         sources = tuple(h.document.title for h in hits)
-        answers: list[str] = []
-        exhausted = False
-        step = self.batch if self.adaptive else self.n
-        while len(answers) < self.n:
-            want = min(step, self.n - len(answers))
-            choices = yield from _draw(base, want, ctx.seed + len(answers), "sample")
-            answers += [clean_answer(c.text) for c in choices]
-            if len(choices) < want:
-                exhausted = True
-                break
-            if self.adaptive and adaptive_should_stop(
-                majority_vote(answers).counts, self.n - len(answers), self.threshold
-            ):
-                break
+        choices, stopped = yield from _sample(base, ctx.seed, self.n, adaptive=self.adaptive,
+                                              batch=self.batch, threshold=self.threshold)
+        answers = [clean_answer(c.text) for c in choices]
+        exhausted = stopped == "budget"
         vote = majority_vote(answers)
-        log.debug("self-consistency: %d samples, %s", len(answers), vote)
+        log.debug("self-consistency: %d samples (%s), %s", len(answers), stopped, vote)
         return Answer(
             text=vote.answer,
             task=ctx.root,
             sources=sources,
             confidence=vote.count / len(answers) if answers else None,
             exhausted=exhausted,
-            meta={"samples": answers, "votes": list(vote.counts), "budget_cut": exhausted},
+            meta={"samples": answers, "votes": list(vote.counts), "budget_cut": exhausted,
+                  "drawn": len(answers), "stopped": stopped},
         )
 
 
@@ -206,13 +244,15 @@ class BestOfN:
     temperature: float = 0.7
     verifier: Verifier = "self_eval"
     logprobs: bool = True  # self_eval: score by P(yes) when the backend returns logprobs
+    adaptive: bool = False  # stop sampling once the vote is settled (then verify what was drawn)
+    threshold: float = 0.95
+    batch: int = 1  # samples per step when adaptive
     max_tokens: int = 24
     exemplars: ExemplarSet = field(default_factory=ExemplarSet.generic)
     name: str = "best_of_n"
 
     def __post_init__(self) -> None:
-        if self.n < 1:
-            raise ConfigError("n must be >= 1")
+        _check_adaptive(self.n, self.batch, self.threshold)
         if self.verifier not in ("self_eval", "logprob"):
             raise ConfigError(f"unknown verifier {self.verifier!r}: self_eval or logprob")
 
@@ -227,8 +267,9 @@ class BestOfN:
             temperature=self.temperature, logprobs=self.verifier == "logprob", chat_stop=STOP,
         ), ctx.profile)
         sources = tuple(h.document.title for h in hits)
-        choices = yield from _draw(base, self.n, ctx.seed, "sample")
-        budget_cut = len(choices) < self.n
+        choices, stopped = yield from _sample(base, ctx.seed, self.n, adaptive=self.adaptive,
+                                              batch=self.batch, threshold=self.threshold)
+        budget_cut = stopped == "budget"
         answers = [clean_answer(c.text) for c in choices]
         if self.verifier == "logprob":
             scores = [length_normalised_logprob(c.token_logprobs) if a else -math.inf
@@ -243,6 +284,8 @@ class BestOfN:
             "samples": answers,
             "scores": [None if s == -math.inf else s for s in scores],
             "budget_cut": budget_cut,
+            "drawn": len(choices),
+            "stopped": stopped,
         }
         if not answers or all(s == -math.inf for s in scores):
             vote = majority_vote(answers)  # nothing verified: fall back to the vote
