@@ -23,7 +23,7 @@ from pathlib import Path
 
 from llama_cpp import Llama
 
-from forage.core.types import Document, Hit
+from forage.core.types import Hit
 from forage.data.scoring import exact_match, token_f1
 from forage.data.world import WorldSettings, generate_world
 from forage.eval.datasets import open_dataset

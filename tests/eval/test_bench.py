@@ -177,3 +177,26 @@ def test_an_adaptive_bench_spends_one_batch_budget_per_level_and_resumes_from_it
     again = _bench(small_world.path, out, llm=silent, **kwargs)
     assert silent.requests == []
     assert [r.compute for r in again.results] == [r.compute for r in run.results]
+
+
+def test_the_oracle_reads_a_uniform_journal_and_an_adaptive_sweep_is_compared_with_it(
+        small_world, tmp_path):
+    uniform, adaptive = tmp_path / "uniform", tmp_path / "adaptive"
+    with pytest.raises(ConfigError, match="no journal|none at"):
+        forage.bench([], out=uniform, allocation="oracle")
+    assert not (uniform / "journal.sqlite").exists()
+    _bench(small_world.path, uniform, llm=_llm(), strategies=["rag", "direct"], limit=4)
+    run = forage.bench([], out=uniform, allocation="oracle")
+    data = json.loads((uniform / "results.json").read_text())
+    oracle = data["allocation"]["datasets"]
+    assert oracle  # one entry per dataset, computed without a model
+    assert "oracle" in (uniform / "report.html").read_text()
+    assert {r.allocation for r in run.results} == {"uniform"}
+    both = _bench(small_world.path, adaptive, llm=_llm(), strategies=None, limit=4,
+                  allocation="adaptive", against=[uniform])
+    summary = json.loads((adaptive / "results.json").read_text())["allocation"]
+    (entry,) = summary["datasets"].values()
+    assert "adaptive" in entry["policies"]
+    levels = entry["policies"]["adaptive"]["levels"]
+    assert len(levels) == 2 and all(lv["compute"] > 0 for lv in levels)
+    assert both.report.html.read_text().count("<h4>adaptive</h4>") == 1

@@ -10,7 +10,7 @@ import time
 
 import httpx
 import pytest
-from serve_helpers import KEY, QUESTION, ask, chat, live_server
+from serve_helpers import QUESTION, ask, chat, live_server
 
 from forage.llm.testing import FunctionLLM
 

@@ -19,7 +19,6 @@ from forage.hierarchy.tree import Tree
 from forage.llm.base import LLMRequest
 from forage.llm.testing import FunctionLLM
 from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.render import render
 from forage.runtime.driver import run
 from forage.strategies.ircot import IRCoT
 from forage.strategies.rag import RAG

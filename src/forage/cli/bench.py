@@ -144,7 +144,8 @@ def efficiency_table(eff: Efficiency) -> Table:
 
 
 def bench(
-    dataset: Annotated[list[Path], typer.Option("--dataset", "-d", help=DATASET_HELP)],
+    dataset: Annotated[list[Path] | None, typer.Option("--dataset", "-d", help=DATASET_HELP)
+                       ] = None,
     strategies: Annotated[str | None, typer.Option(help=strategies_help())] = None,
     budgets: Annotated[str, typer.Option(
         help="Comma-separated compute budgets per question, cheap to expensive. Budget level i is "
@@ -196,7 +197,12 @@ def bench(
              "each budget. adaptive: each budget is the MEAN per question of one batch budget; "
              "every question is read once, unsettled ones climb a ladder of rungs (--strategies "
              "names them: read, passages, tree, replan; default all four) in order of expected "
-             "gain per unit.")] = "uniform",
+             "gain per unit. oracle: runs nothing; reads the uniform results journaled in --out "
+             "and reports the cheapest right configuration per question (a bound no policy "
+             "reaches) against the uniform frontier.")] = "uniform",
+    against: Annotated[list[Path] | None, typer.Option(
+        help="A folder of a uniform sweep on the same questions (repeatable): its results join "
+             "the allocation section as the frontier adaptive is compared with.")] = None,
     threshold: Annotated[float | None, typer.Option(
         help="With --allocation adaptive: the confidence that settles a question (default "
              "0.5).")] = None,
@@ -213,6 +219,8 @@ def bench(
         raise ConfigError(f"unknown executor {executor!r}: choose from local, ray")
     cascade = check_allocation(allocation, given, threshold, reserve,
                                executor if executor == "ray" else None)
+    if allocation != "oracle" and not dataset:
+        raise ConfigError("give at least one --dataset")
     names = given if given is not None else ([] if cascade else ["rag"])
     check_choices(names if cascade is None else ["tree"], hierarchical=hierarchical, split=split,
                   metric=metric, limit=limit)
@@ -236,11 +244,12 @@ def bench(
     workers_of = (None if ray_settings is None else
                   functools.partial(_ray_executor, recipe, identify, settings=ray_settings))
     run = library_bench(
-        dataset, strategies=names, budgets=budget_list, seeds=seed_list, out=out,
+        dataset or [], strategies=given if allocation == "oracle" else names,
+        budgets=budget_list, seeds=seed_list, out=out,
         llm=None if workers_of else recipe, executor=workers_of, identify=identify, limit=limit,
         split=split, hops=hops, dev_size=dev_size, strict=strict, hierarchical=hierarchical,
         metric=metric, progress=_TerminalProgress() if console.is_terminal else _LineProgress(),
-        allocation=allocation, threshold=threshold, reserve=reserve,
+        allocation=allocation, threshold=threshold, reserve=reserve, against=against or (),
     )  # fmt: skip
     report = run.report
     console.print(cells_table(report.cells, metric))

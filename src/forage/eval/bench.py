@@ -32,7 +32,13 @@ from forage.allocation.policy import CascadeSettings
 from forage.core.errors import ConfigError, SweepFailed
 from forage.eval.datasets import SPLITS, SweepDataset, open_dataset, parse_hops
 from forage.eval.executor import Executor, LocalExecutor
-from forage.eval.journal import BackendIdentity, Journal, file_digest
+from forage.eval.journal import (
+    BackendIdentity,
+    Journal,
+    file_digest,
+    journaled_backend,
+    journaled_results,
+)
 from forage.report.sweep_report import Report, write_report
 from forage.report.results import Result
 from forage.eval.sweep import Cell, Failure, Sweep
@@ -140,7 +146,7 @@ def check_choices(strategies: Sequence[str], *, hierarchical: str, split: str, m
         raise ConfigError(f"--limit must be at least 1, not {limit}")
 
 
-ALLOCATIONS = ("uniform", "adaptive")
+ALLOCATIONS = ("uniform", "adaptive", "oracle")
 
 
 def check_allocation(allocation: str, strategies: Sequence[str] | None, threshold: float | None,
@@ -150,7 +156,7 @@ def check_allocation(allocation: str, strategies: Sequence[str] | None, threshol
     if allocation not in ALLOCATIONS:
         raise ConfigError(f"unknown allocation policy {allocation!r}: choose from "
                           f"{', '.join(ALLOCATIONS)}")
-    if allocation == "uniform":
+    if allocation != "adaptive":
         if threshold is not None or reserve is not None:
             raise ConfigError("--threshold and --reserve are settings of --allocation adaptive")
         return None
@@ -182,6 +188,7 @@ def bench(
     allocation: str = "uniform",
     threshold: float | None = None,
     reserve: float | None = None,
+    against: Sequence[str | Path] = (),
 ) -> BenchRun:
     """Sweep ``strategies`` x ``budgets`` x ``datasets`` x ``seeds`` into ``out`` and write the
     report; resumable (see the module docstring).
@@ -201,10 +208,23 @@ def bench(
     ``["rag"]``) or "adaptive": each budget is the *mean* per question of one batch budget per
     dataset, spent by the cascade (``forage.allocation``); ``strategies`` then names the ladder's
     rungs (default: read, passages, tree, replan) and ``threshold``/``reserve`` override the
-    cascade's settings. Adaptive batches run on the local executor.
+    cascade's settings. Adaptive batches run on the local executor. "oracle" runs nothing: it
+    reads the uniform results journaled in ``out`` and writes the report with the oracle (the
+    cheapest right configuration per question: a bound no policy can reach) against the uniform
+    frontier. ``against``: folders of uniform sweeps on the same questions whose results join the
+    allocation section as the frontier (an adaptive sweep is compared with them).
     """
     hooks = progress or BenchProgress()
     cascade_settings = check_allocation(allocation, strategies, threshold, reserve, executor)
+    uniform_elsewhere = [r for folder in against
+                         for r in journaled_results(Path(folder) / "journal.sqlite")
+                         if r.allocation == "uniform"]
+    if allocation == "oracle":
+        if strategies:
+            raise ConfigError("--allocation oracle runs nothing: it reads the strategies "
+                              "journaled in --out (leave out --strategies)")
+        return _oracle(Path(out), uniform_elsewhere, hierarchical=hierarchical, metric=metric,
+                       hooks=hooks)
     names = list(strategies or (() if cascade_settings else ("rag",)))
     check_choices(names if cascade_settings is None else ["tree"], hierarchical=hierarchical,
                   split=split, metric=metric, limit=limit)
@@ -276,10 +296,35 @@ def bench(
         }  # fmt: skip
         with hooks.stage("writing the report"):
             report = write_report(out, outcome.results, hierarchical=hierarchical, metric=metric,
-                                  meta=meta)
+                                  meta=meta, against=uniform_elsewhere)
     finally:
         journal.close()
     return BenchRun(outcome.results, outcome.failures, report, identity, out)
+
+
+def _oracle(out: Path, against: Sequence[Result], *, hierarchical: str, metric: str,
+            hooks: BenchProgress) -> BenchRun:
+    """``--allocation oracle``: the report of the uniform results journaled in ``out`` with the
+    allocation section (oracle and frontier); runs no model."""
+    path = out / "journal.sqlite"
+    if not path.is_file():
+        raise ConfigError(f"--allocation oracle computes from a journal and there is none at "
+                          f"{path}: run a uniform sweep into --out {out} first")
+    lock = Journal.lock(path)
+    try:
+        results = [r for r in journaled_results(path) if r.allocation == "uniform"]
+        if not results:
+            raise ConfigError(f"the journal at {path} holds no uniform results to compute the "
+                              "oracle from")
+        backend = journaled_backend(path)
+        meta = {"date": dt.datetime.now().isoformat(timespec="seconds"), "model": backend.model,
+                "allocation": "oracle (from the journaled uniform results; unattainable)"}
+        with hooks.stage("writing the report"):
+            report = write_report(out, results, hierarchical=hierarchical, metric=metric,
+                                  meta=meta, against=against, oracle=True)
+    finally:
+        lock.release()
+    return BenchRun(results, [], report, backend, out)
 
 
 def _load(llm: LLM | Callable[[], LLM] | None, model: str | None) -> LLM:

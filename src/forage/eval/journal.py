@@ -382,6 +382,42 @@ def _sqlite_problem(e: sqlite3.DatabaseError, path: Path) -> Exception:
     return _corrupt(path, e)
 
 
+def journaled_results(path: str | Path) -> list[Result]:
+    """Every result stored in the journal at ``path``, read without opening it for a sweep (no
+    configuration check, no lock): what ``--allocation oracle`` and ``--against`` read.
+    ``ConfigError`` when there is no journal there; ``CorruptFile`` when it is damaged."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no journal at {path}: run a uniform sweep into that folder first")
+    rows = _read_only(path, "SELECT rowid, result FROM results ORDER BY rowid")
+    out = []
+    for rowid, text in rows:
+        try:
+            out.append(Result.from_dict(json.loads(text)))
+        except (ValueError, KeyError, TypeError) as e:
+            raise _corrupt(path, f"row {rowid} is not a result: {type(e).__name__}") from e
+    return out
+
+
+def journaled_backend(path: str | Path) -> BackendIdentity:
+    """The backend recorded in the configuration of the journal at ``path`` (read-only)."""
+    rows = _read_only(Path(path), "SELECT config FROM config WHERE id = 1")
+    if not rows:
+        raise _corrupt(Path(path), "it has no configuration")
+    return BackendIdentity(**json.loads(rows[0][0])["backend"])
+
+
+def _read_only(path: Path, query: str) -> list[tuple[Any, ...]]:
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return db.execute(query).fetchall()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as e:
+        raise _sqlite_problem(e, path) from e
+
+
 def cell_key(result: Result) -> CellKey:
     return (result.dataset, result.question_id, result.strategy, float(result.budget), result.seed)
 
@@ -395,5 +431,7 @@ __all__ = [
     "cell_key",
     "file_digest",
     "forage_version",
+    "journaled_backend",
+    "journaled_results",
     "migrate",
 ]

@@ -34,7 +34,10 @@ from forage.report.allocation import (
     LevelFigures,
     MatchToBest,
 )
-from forage.report.sweep_report import _e, _num, _slug, plain_number
+from forage.report.text import escape as _e
+from forage.report.text import number as _num
+from forage.report.text import plain_number
+from forage.report.text import slug as _slug
 
 logger = logging.getLogger(__name__)
 

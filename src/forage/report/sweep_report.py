@@ -28,11 +28,9 @@ Not here: the statistics themselves (``forage.report.statistics``), drawing one 
 from __future__ import annotations
 
 import base64
-import html
 import json
 import logging
 import math
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,8 +50,14 @@ from forage.report.statistics import (
     pareto_frontier,
     points_of,
 )
+from forage.report.allocation import allocation_summary
+from forage.report.allocation_report import allocation_html, write_allocation_figures
 from forage.report.results import Result
 from forage.report.styles import PAGE_CSS, TRACE_CSS
+from forage.report.text import escape as _e
+from forage.report.text import number as _num
+from forage.report.text import plain_number
+from forage.report.text import slug as _slug
 from forage.report.trace_html import fmt, render_task
 
 logger = logging.getLogger(__name__)
@@ -90,19 +94,10 @@ def _json_safe(x: Any) -> Any:
     return x
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "dataset"
-
-
 # -- plots -----------------------------------------------------------------------------------
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 DODGE_PT = 3.0  # horizontal offset between strategies, so identical points stay visible
-
-
-def plain_number(x: float) -> str:
-    """A tick label without exponents: 200, 1,500, 0.5."""
-    return f"{x:,.0f}" if abs(x) >= 1 else f"{x:g}"
 
 
 def _ci_ok(ci: Sequence[float]) -> bool:
@@ -245,10 +240,6 @@ function filterQ(text){text=text.toLowerCase();
 """
 
 
-def _e(x: Any) -> str:
-    return html.escape(str(x))
-
-
 _fmt = fmt
 
 
@@ -265,12 +256,6 @@ class EfficiencyText:
     ci: str
     gain: str
     auc: str
-
-
-def _num(x: float | None, digits: int = 2) -> str:
-    if x is None:
-        return "n/a"
-    return "inf" if math.isinf(x) else f"{x:.{digits}f}"
 
 
 def describe(entry: DatasetEfficiency) -> EfficiencyText:
@@ -369,6 +354,7 @@ def render_html(
     plots: Mapping[str, bytes],
     meta: Mapping[str, Any],
     plot_errors: Mapping[str, str] | None = None,
+    extra: str = "",
 ) -> str:
     body = [f"<h1>forage bench</h1><p>{_e(', '.join(f'{k}: {v}' for k, v in meta.items()))}</p>",
             f"<p>score on the curves and efficiency figures: <b>{_e(eff.metric)}</b>; "
@@ -387,6 +373,7 @@ def render_html(
                         "</p>")
         body.append(_cell_table(mine, eff.metric))
         body.append(_efficiency_html(eff.datasets.get(dataset), eff.hierarchical))
+    body.append(extra)
     body.append('<h2>Questions</h2><p><button onclick="setAll(true)">expand all</button> '
                 '<button onclick="setAll(false)">collapse all</button> '
                 '<input placeholder="filter questions" oninput="filterQ(this.value)"></p>')
@@ -405,20 +392,38 @@ def write_report(
     n_boot: int = DEFAULT_BOOT,
     seed: int = 0,
     meta: Mapping[str, Any] | None = None,
+    against: Sequence[Result] = (),
+    oracle: bool = False,
 ) -> Report:
     """Aggregate ``results`` and write ``results.json``, the PNGs and ``report.html``.
 
-    A plot that cannot be drawn is logged and noted in the page; it never costs the report."""
+    When ``results`` hold a batch allocation (``allocation="adaptive"``), or ``oracle`` is asked
+    for, the report gains the allocation section (``forage.report.allocation``): each policy
+    against the Pareto frontier of the uniform configurations (those of ``results`` and of
+    ``against``, uniform results of other sweeps on the same questions), the oracle and the rung
+    histogram; ``results.json`` gains ``allocation``. Efficiency figures (compute-to-match, gain)
+    compare uniform configurations only. A plot that cannot be drawn is logged and noted in the
+    page; it never costs the report."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cells = aggregate(results, n_boot=n_boot, seed=seed)
-    eff = efficiency(cells, results, hierarchical=hierarchical, metric=metric, n_boot=n_boot,
-                     seed=seed)
+    uniform = [r for r in results if r.allocation == "uniform"]
+    eff = efficiency([c for c in cells if c.strategy != "adaptive"], uniform,
+                     hierarchical=hierarchical, metric=metric, n_boot=n_boot, seed=seed)
     meta = dict(meta or {})
+    extra = ""
+    summary_json: dict[str, Any] | None = None
+    if oracle or any(r.allocation != "uniform" for r in results):
+        summary = allocation_summary([*results, *against], metric, n_boot=n_boot, seed=seed)
+        figures, errors = write_allocation_figures(out, summary)
+        extra = allocation_html(summary, figures, errors)
+        summary_json = summary.to_dict()
     results_json = out / "results.json"
-    atomic_write_text(results_json, json.dumps(_json_safe(
-        {"meta": meta, "cells": [c.to_dict() for c in cells], "efficiency": eff.to_dict()}),
-        indent=2))
+    payload: dict[str, Any] = {"meta": meta, "cells": [c.to_dict() for c in cells],
+                               "efficiency": eff.to_dict()}
+    if summary_json is not None:
+        payload["allocation"] = summary_json
+    atomic_write_text(results_json, json.dumps(_json_safe(payload), indent=2))
     plots: dict[str, Path] = {}
     plot_errors: dict[str, str] = {}
     for dataset in dict.fromkeys(c.dataset for c in cells):
@@ -430,7 +435,7 @@ def write_report(
             logger.warning("could not plot %s: %s: %s", dataset, type(e).__name__, e)
             plot_errors[dataset] = f"{type(e).__name__}: {e}"
     page = render_html(cells, eff, results, {d: p.read_bytes() for d, p in plots.items()}, meta,
-                       plot_errors)
+                       plot_errors, extra)
     html_path = out / "report.html"
     atomic_write_text(html_path, page)
     return Report(cells, eff, results_json, html_path, plots, plot_errors)

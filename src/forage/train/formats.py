@@ -47,7 +47,7 @@ from forage.prompts.spec import Block, PromptSpec, continue_text, passage_text, 
 from forage.strategies.direct import reasoning_sentences
 from forage.strategies.ircot import ircot_prompt
 from forage.strategies.react import react_prompt, trajectory_block
-from forage.strategies.self_ask import FINAL, FOLLOW_UP, INTERMEDIATE, NEEDED, self_ask_prompt
+from forage.strategies.self_ask import FINAL, FOLLOW_UP, INTERMEDIATE, self_ask_prompt
 from forage.strategies.verifier import verify_prompt
 from forage.train.gold import Gold, Passage, to_dev_example
 

@@ -27,14 +27,14 @@ import logging
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from forage.core.errors import ConfigError
 from forage.data.world.heldout import HELDOUT
 from forage.data.world.model import Entity, World
 from forage.data.world.names import NameForge
-from forage.data.world.questions import QUESTION_TYPES, WorldQuestion, generate_questions
-from forage.data.world.text import STANDARD, Phrasebook, RenderedDoc, render_document
+from forage.data.world.questions import QUESTION_TYPES, generate_questions
+from forage.data.world.text import STANDARD, Phrasebook, render_document
 
 logger = logging.getLogger(__name__)
 
