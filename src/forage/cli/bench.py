@@ -46,6 +46,8 @@ from forage.core.budget_rules import check_budgets
 from forage.core.errors import ConfigError, ConnectError
 from forage.eval.bench import BenchProgress, backend_identity, check_allocation, check_choices
 from forage.eval.bench import bench as library_bench
+from forage.report.allocation import AllocationSummary
+from forage.report.allocation_report import match_text
 from forage.report.statistics import CellStats, Efficiency
 from forage.report.sweep_report import AUC_NOTE, ci_text, describe
 from forage.report.results import Result
@@ -141,6 +143,51 @@ def efficiency_table(eff: Efficiency) -> Table:
         t = describe(entry)
         table.add_row(name, t.compute_to_match, t.ci, t.gain, t.auc)
     return table
+
+
+def allocation_tables(summary: AllocationSummary) -> list[Table]:
+    """Per dataset and policy: each level against the uniform frontier at its spent compute."""
+    tables = []
+    for name, entry in summary.datasets.items():
+        if entry.oracle is not None and entry.frontier:
+            best = max(entry.frontier, key=lambda p: (p.score, -p.compute))
+            full = entry.oracle.full
+            table = Table(title=f"{name}: the oracle (unattainable: each question's cheapest "
+                                f"right configuration) against the best uniform configuration "
+                                f"(n = {entry.n_questions})")
+            for col in ("", entry.metric, "mean compute"):
+                table.add_column(col, justify="right")
+            table.add_row(f"best uniform: {best.strategy}@{best.budget:g}", f"{best.score:.3f}",
+                          f"{best.compute:.0f}")
+            table.add_row("oracle", f"{full.score:.3f}", f"{full.compute:.0f}")
+            tables.append(table)
+        for pol in entry.policies.values():
+            table = Table(title=f"{name}: {pol.policy} against uniform budgets "
+                                f"({entry.metric}, n = {entry.n_questions}; paired 95% CIs)")
+            table.caption = ("frontier: the uniform configurations' Pareto frontier at the level's "
+                             "spent compute; oracle: unattainable bound; share: of the oracle's "
+                             "gain over the frontier. " + match_text(pol.compute_to_match))
+            for col in ("mean budget", "score", "spent", "frontier", "gap [CI]",
+                        "gap in questions", "oracle", "share", "rungs"):
+                table.add_column(col, justify="right")
+            for lv in pol.levels:
+                gq = lv.gap_questions_ci
+                table.add_row(
+                    f"{lv.budget:g}", f"{lv.score:.3f}", f"{lv.compute:.0f}",
+                    "n/a" if lv.frontier is None else f"{lv.frontier:.3f}",
+                    "n/a" if lv.gap is None else f"{lv.gap:+.3f} {_pair(lv.gap_ci)}",
+                    "n/a" if lv.gap_questions is None else
+                    f"{lv.gap_questions:+.1f} {_pair(gq, 1)}",
+                    f"{lv.oracle:.3f}", "n/a" if lv.share is None else f"{lv.share:.2f}",
+                    " ".join(f"{k}:{v}" for k, v in lv.rungs.items()))
+            tables.append(table)
+    if not summary.datasets:
+        tables.append(Table(title="allocation: no dataset had both uniform and adaptive results"))
+    return tables
+
+
+def _pair(ci: tuple[float, float] | None, digits: int = 3) -> str:
+    return "" if ci is None else f"[{ci[0]:+.{digits}f}, {ci[1]:+.{digits}f}]"
 
 
 def bench(
@@ -254,6 +301,9 @@ def bench(
     report = run.report
     console.print(cells_table(report.cells, metric))
     console.print(efficiency_table(report.efficiency))
+    if report.allocation is not None:
+        for table in allocation_tables(report.allocation):
+            console.print(table)
     console.print(f"wrote {report.results_json}, {report.html} and {len(report.plots)} plot(s)",
                   highlight=False)
     for name, why in report.plot_errors.items():

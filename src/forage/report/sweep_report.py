@@ -50,7 +50,7 @@ from forage.report.statistics import (
     pareto_frontier,
     points_of,
 )
-from forage.report.allocation import allocation_summary
+from forage.report.allocation import AllocationSummary, allocation_summary
 from forage.report.allocation_report import allocation_html, write_allocation_figures
 from forage.report.results import Result
 from forage.report.styles import PAGE_CSS, TRACE_CSS
@@ -71,6 +71,7 @@ class Report:
     html: Path
     plots: dict[str, Path]
     plot_errors: dict[str, str]  # dataset -> why its plot could not be drawn
+    allocation: AllocationSummary | None = None  # with a batch allocation or the oracle
 
 
 def aggregate(results: Sequence[Result], *, n_boot: int = DEFAULT_BOOT, seed: int = 0
@@ -413,6 +414,7 @@ def write_report(
     meta = dict(meta or {})
     extra = ""
     summary_json: dict[str, Any] | None = None
+    summary: AllocationSummary | None = None
     if oracle or any(r.allocation != "uniform" for r in results):
         summary = allocation_summary([*results, *against], metric, n_boot=n_boot, seed=seed)
         figures, errors = write_allocation_figures(out, summary)
@@ -438,7 +440,7 @@ def write_report(
                        plot_errors, extra)
     html_path = out / "report.html"
     atomic_write_text(html_path, page)
-    return Report(cells, eff, results_json, html_path, plots, plot_errors)
+    return Report(cells, eff, results_json, html_path, plots, plot_errors, summary)
 
 
 __all__ = ["AUC_NOTE", "EfficiencyText", "Report", "aggregate", "ci_text", "describe",
