@@ -85,6 +85,11 @@ def test_bench_end_to_end_with_smollm2_then_resume_then_refuse(small_world, tmp_
          "cannot reach the model server at http://***@127.0.0.1:9/v1"),
         (["--base-url", "http://127.0.0.1:9", "--timeout", "0"], 2, "--timeout must be"),
         (["--strict", "--dataset", "{malformed}"], 1, "qs.jsonl:3:"),
+        (["--allocation", "greedy"], 2, "unknown allocation policy 'greedy'"),
+        (["--threshold", "0.7"], 2, "settings of --allocation adaptive"),
+        (["--allocation", "adaptive"], 2, "unknown rung 'rag'"),
+        (["--allocation", "adaptive", "--executor", "ray"], 2, "runs on the local executor"),
+        (["--allocation", "oracle"], 2, "leave out --strategies"),
     ],
 )
 def test_bad_input_is_one_line_before_any_work(small_world, tmp_path, extra, code, message):
@@ -129,3 +134,11 @@ def test_help_lists_every_registered_strategy():
     flat = " ".join(r.stdout.replace("│", " ").split())
     for name in registry.available():
         assert name in flat, name
+
+
+def test_the_oracle_without_a_journal_is_one_line_and_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    r = forage("bench", "--allocation", "oracle", "--out", str(out), timeout=120)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "computes from a journal" in r.stderr and r.stderr.strip().count("\n") == 0
+    assert not out.exists()
