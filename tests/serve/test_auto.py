@@ -4,6 +4,8 @@ apart. Over FastAPI's TestClient with the library's stand-in model (``serve_help
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 from serve_helpers import KEY, QUESTION, ask, corpus, tree_model
@@ -157,3 +159,24 @@ def test_auto_is_granted_what_the_key_has_left_minus_the_reserve_then_refused():
         pytest.fail("the key's window never ran out")
     assert len(grants) >= 2 and left < min_budget()
     assert r.json()["error"]["code"] == "key_budget_exceeded"
+
+
+def test_the_viewer_says_which_rung_answered():
+    c = client()
+    ext = post(c, ask(question=EASY, budget="auto")).json()["forage"]
+    page = c.get(ext["view_url"])
+    assert page.status_code == 200
+    assert "answered at rung <b>read</b>" in page.text
+
+
+def test_a_streamed_request_is_charged_to_its_key_window_too():
+    c = client(key_budget=1500, key_window=60)
+    r = post(c, ask(model="forage-rag", budget=1500, stream=True))
+    assert r.status_code == 200 and "[DONE]" in r.text
+    chunks = [json.loads(line[6:]) for line in r.text.splitlines()
+              if line.startswith("data: {")]
+    final = [ch["forage"] for ch in chunks if "budget" in ch.get("forage", {})][-1]
+    spent = final["budget"]["spent"]
+    assert 0 < spent and final["key_window"]["left"] == pytest.approx(1500 - spent)
+    assert post(c, ask(model="forage-rag", budget=1500)).status_code == 429
+    assert post(c, ask(model="forage-rag", budget=1500 - spent)).status_code == 200

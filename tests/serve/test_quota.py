@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from forage.serve.quota import KeyWindows, auto_grant, unmetered
+from forage.serve.quota import ANONYMOUS, KeyWindows, auto_grant, bucket, unmetered
 
 
 class Clock:
@@ -94,7 +94,7 @@ def test_random_interleavings_never_overspend_a_window():
 
 
 def test_auto_keeps_a_reserve_then_funds_first_readings_from_it():
-    kw = dict(cap=5000, reserve=100, min_step=60, first_step=300)
+    kw = {"cap": 5000, "reserve": 100, "min_step": 60, "first_step": 300}
     assert auto_grant(10_000, **kw) == 5000
     assert auto_grant(1000, **kw) == 900  # what is left outside the reserve
     assert auto_grant(150, **kw) == 150  # only the reserve is left: a first reading
@@ -119,3 +119,9 @@ def test_bad_windows_are_refused_and_an_unmetered_hold_charges_nobody():
     with pytest.raises(ValueError):
         KeyWindows(100, -1)
     assert unmetered(500).settle(120) == 120
+
+
+def test_a_bucket_is_a_digest_of_the_bearer_token_and_no_token_is_anonymous():
+    assert bucket("Bearer alice-key") == bucket("bearer  alice-key ") != bucket("Bearer bob-key")
+    assert "alice" not in bucket("Bearer alice-key")
+    assert bucket("") == bucket("Basic xyz") == bucket("Bearer ") == ANONYMOUS

@@ -93,7 +93,7 @@ from forage.serve.protocol import (
     served_strategies,
     sse,
 )
-from forage.serve.quota import ANONYMOUS, Hold, KeyWindows, unmetered
+from forage.serve.quota import Hold, KeyWindows, bucket, unmetered
 from forage.serve.settings import NOT_SERVED, ServeSettings
 from forage.serve.traces import RunStatus, TraceRecord, TraceStore, searched_ids
 from forage.serve.viewer import render_page
@@ -366,12 +366,7 @@ def create_app(settings: ServeSettings, *, llm: LLM, corpora: Mapping[str, Searc
         return out
 
     def key_of(request: Request) -> str:
-        """The bucket of the request's key: a digest of its Bearer token, or the anonymous one."""
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        token = given.strip()
-        if scheme.lower() != "bearer" or not token:
-            return ANONYMOUS
-        return hashlib.sha256(token.encode()).hexdigest()[:32]
+        return bucket(request.headers.get("authorization", ""))
 
     def hold_for(request: Request, req: RunRequest) -> Hold:
         """Reserve the run's units in its key's window; 429 (or 400) when they do not fit."""
@@ -577,6 +572,7 @@ def create_app(settings: ServeSettings, *, llm: LLM, corpora: Mapping[str, Searc
                     break
                 while not events.empty():
                     yield sse(chunk_body(cid, r.created, req.model, extension=events.get_nowait()))
+                r.hold.settle(r.spent)  # the run is over: the final chunk shows the key's window
                 try:
                     task.result()
                 except ApiError as e:

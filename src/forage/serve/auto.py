@@ -75,5 +75,5 @@ class Meter:
         return self.cost_model.cost(self.usage)
 
 
-__all__ = ["Meter", "SERVE_CASCADE", "auto_cap", "cascade_summary", "first_step",
+__all__ = ["SERVE_CASCADE", "Meter", "auto_cap", "cascade_summary", "first_step",
            "ledger_summary", "run_cascade"]

@@ -21,6 +21,7 @@ Pure bookkeeping: no I/O, no HTTP. Not here: which key a request belongs to and 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
@@ -28,6 +29,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 ANONYMOUS = ""  # the bucket of requests that send no key
+
+
+def bucket(authorization: str) -> str:
+    """The window bucket of an ``Authorization`` header: a digest of its Bearer token (the raw
+    key is not kept), or ``ANONYMOUS`` without one."""
+    scheme, _, given = authorization.partition(" ")
+    token = given.strip()
+    if scheme.lower() != "bearer" or not token:
+        return ANONYMOUS
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -152,4 +163,4 @@ def unmetered(units: float) -> Hold:
     return Hold(None, ANONYMOUS, 0, units)
 
 
-__all__ = ["ANONYMOUS", "Hold", "KeyWindows", "auto_grant", "unmetered"]
+__all__ = ["ANONYMOUS", "Hold", "KeyWindows", "auto_grant", "bucket", "unmetered"]
