@@ -112,3 +112,9 @@ def test_run_rung_spends_at_most_its_grant():
                                tools=BM25Search(DOCS), exemplars=ExemplarSet.generic(), seed=0,
                                cache=None, cost_model=None))
     assert 0 < rec.spent <= 150.0 and rec.grant == 150.0
+
+
+def test_a_question_without_gold_answers_is_answered_and_left_unscored():
+    asked = Question(id="asked", text="Who founded the Lantern Society?")
+    [result] = batch(model([PLAN]), MemoryStepStore(), questions=(asked,))
+    assert (result.prediction, result.rung, result.em) == ("Ada Prell", "read", 0.0)

@@ -25,7 +25,8 @@ def test_help_names_the_options_and_the_model_naming():
     r = forage("serve", "--help")
     assert r.returncode == 0
     for option in ("--corpus", "--api-key", "--no-auth", "--base-url", "--max-budget",
-                   "--max-concurrency", "--request-timeout", "--max-body-bytes"):
+                   "--max-concurrency", "--request-timeout", "--max-body-bytes",
+                   "--key-budget", "--key-window", "--key-reserve"):
         assert option in r.stdout
     assert "forage-<strategy>" in " ".join(r.stdout.split())
 
@@ -36,6 +37,10 @@ def test_help_names_the_options_and_the_model_naming():
     (("--api-key", "short"), {}, "at least 8 characters", 2),
     (("--api-key", KEY, "--max-budget", "-5"), {}, "max budget", 2),
     (("--api-key", KEY, "--port", "70000"), {}, "--port", 2),
+    (("--api-key", KEY, "--key-budget", "-5"), {}, "key budget must be a positive", 2),
+    (("--api-key", KEY, "--key-budget", "0"), {}, "key budget must be a positive", 2),
+    (("--api-key", KEY, "--key-budget", "1000", "--key-window", "0"), {}, "key window", 2),
+    (("--api-key", KEY, "--key-reserve", "1.5"), {}, "key reserve", 2),
     (("--api-key", KEY, "--corpus", "a=examples/corpus", "--corpus", "a=examples/corpus"), {},
      "given twice", 2),
     (("--api-key", KEY, "--corpus", "examples/nothing-here"), {}, "does not exist", 1),

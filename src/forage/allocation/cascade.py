@@ -36,7 +36,7 @@ from forage.core.budget import Budget, CostModel, Usage
 from forage.core.budget_rules import min_budget
 from forage.core.errors import ConfigError
 from forage.core.types import Question
-from forage.data.scoring import score
+from forage.data.scoring import Score, score
 from forage.hierarchy.tree import Prior, Tree
 from forage.llm.base import LLM
 from forage.llm.cache import CallStore
@@ -164,7 +164,8 @@ async def run_batch(
 def _result(q: Question, state: QuestionState, records: Sequence[StepRecord],
             settings: CascadeSettings, *, mean_budget: float, seed: int, dataset: str,
             budget_level: int | None) -> Result:
-    s = score(state.answer, q)
+    # A question without gold answers (one a service was asked) is answered, not scored.
+    s = score(state.answer, q) if q.answers else Score(0.0, 0.0, 0.0)
     usage = Usage()
     for r in records:
         usage = usage + Usage.from_dict(r.usage)

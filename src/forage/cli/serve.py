@@ -81,9 +81,22 @@ def serve(
     max_body: int = typer.Option(256 * 1024, "--max-body-bytes", help="Largest request body."),
     max_traces: int = typer.Option(500, "--max-traces",
                                    help="Runs kept for /v1/traces and /view (newest)."),
+    key_budget: float | None = typer.Option(
+        None, "--key-budget",
+        help="Compute units each API key may spend per --key-window (off by default). The key "
+             "is the request's Bearer token; requests without one share one anonymous bucket. "
+             "A budget larger than what is left gets 429; budget \"auto\" is granted what is "
+             "left minus --key-reserve."),
+    key_window: float = typer.Option(3600.0, "--key-window",
+                                     help="Seconds per --key-budget window."),
+    key_reserve: float = typer.Option(
+        0.1, "--key-reserve",
+        help="Share of --key-budget that \"auto\" requests leave for first readings late in "
+             "the window."),
 ) -> None:
     """Serve forage's strategies as an OpenAI-compatible API (model = forage-<strategy>), with a
-    trace viewer at /view/<trace id>."""
+    trace viewer at /view/<trace id>. reasoning_effort or budget "auto" (or model
+    forage-adaptive) runs the adaptive cascade under the per-request cap."""
     import uvicorn
 
     from forage.serve.app import create_app
@@ -94,7 +107,8 @@ def serve(
     settings = ServeSettings(
         api_key=key, default_effort=effort, max_budget=max_budget,
         max_body_bytes=max_body, max_concurrency=max_concurrency, max_queue=max_queue,
-        request_timeout=request_timeout, max_traces=max_traces,
+        request_timeout=request_timeout, max_traces=max_traces, key_budget=key_budget,
+        key_window=key_window, key_reserve=key_reserve,
     )
     paths = corpus_specs(corpus)
     with console.status("loading corpora and model…", spinner="dots"):

@@ -9,6 +9,10 @@ backend and corpora given at start-up, under a fresh ``Budget`` built from the r
 (``forage.serve.protocol``). The response's ``usage`` is the ledger's: every token of every call
 the run made, the hidden planner, executor and verifier calls included; its ``forage`` object has
 the trace id, the budget and what was spent, the per-node ledger and the viewer's address.
+A request for ``auto`` (``forage.serve.protocol``) runs the adaptive cascade instead
+(``forage.serve.auto``) under a grant of ``min(per-request cap, the ladder's total, what its key has
+left outside the reserve)``; its ``forage`` object adds ``rung`` (the rung whose answer was kept),
+``rungs`` (one summary per rung run) and ``budget.granted``.
 Streamed, the run sends one chunk per finished call or search (``choices: []``, a ``forage``
 event), then the answer, a final chunk with ``finish_reason`` and the ``forage`` object, the usage
 chunk when ``stream_options.include_usage`` is set, and ``[DONE]``.
@@ -18,7 +22,13 @@ on loopback only, ``settings.check_bind``); the viewer also accepts a per-trace 
 the trace id under the key, so a link can be opened in a browser without handing out the key.
 Request bodies are read up to ``max_body_bytes`` (413 beyond); at most ``max_concurrency`` runs
 at once and ``max_queue`` waiting (429 beyond, with ``Retry-After``); a run longer than
-``request_timeout`` is cancelled (504). A client that disconnects cancels its run: the run's task
+``request_timeout`` is cancelled (504). With ``key_budget`` set, each API key (the
+``Authorization: Bearer`` token as sent; requests without one share one anonymous bucket) has that
+many compute units per ``key_window`` seconds (``forage.serve.quota``): a request's budget is
+reserved before it queues and settled to what it spent when it ends (a cancelled cascade is charged
+the ``Meter``'s estimate); a numeric budget larger than what is left is refused with 429 and
+``Retry-After`` (400 when it exceeds the whole window budget), as is an ``auto`` request once not even
+the cheapest step fits. A client that disconnects cancels its run: the run's task
 is cancelled at its next await, so no further model call or search starts (a call already inside
 the embedded model finishes first). Every refusal is an OpenAI-style error object; the server
 keeps serving.
@@ -41,9 +51,10 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,15 +63,26 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from forage.core.budget import Budget, Caps
+from forage.core.budget import Budget, Caps, Usage
+from forage.core.budget_rules import min_budget
 from forage.core.errors import BackendError, ConfigError
 from forage.llm.base import LLM
 from forage.runtime.base import Answer
 from forage.runtime.driver import run
 from forage.runtime.ask import build_strategy
 from forage.search.base import SearchTool
+from forage.report.results import Result
+from forage.serve.auto import (
+    Meter,
+    auto_cap,
+    cascade_summary,
+    first_step,
+    ledger_summary,
+    run_cascade,
+)
 from forage.serve.events import Emit, ObservedLLM, ObservedSearch
 from forage.serve.protocol import (
+    CASCADE,
     ApiError,
     RunRequest,
     chunk_body,
@@ -71,6 +93,7 @@ from forage.serve.protocol import (
     served_strategies,
     sse,
 )
+from forage.serve.quota import Hold, KeyWindows, bucket, unmetered
 from forage.serve.settings import NOT_SERVED, ServeSettings
 from forage.serve.traces import RunStatus, TraceRecord, TraceStore, searched_ids
 from forage.serve.viewer import render_page
@@ -128,16 +151,18 @@ class _TicketedStream(StreamingResponse):
     """A streamed response that gives its ticket back however the response ends, even when the
     client left before the body generator started."""
 
-    def __init__(self, content: AsyncIterator[bytes], ticket: Ticket) -> None:
+    def __init__(self, content: AsyncIterator[bytes], ticket: Ticket, run: _Run) -> None:
         super().__init__(content, media_type="text/event-stream",
                          headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         self._ticket = ticket
+        self._run = run
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
             self._ticket.release()
+            self._run.hold.settle(self._run.spent)  # a no-op once the stream has settled it
 
 
 @dataclass
@@ -147,9 +172,58 @@ class _Run:
     trace_id: str
     created: int
     req: RunRequest
-    budget: Budget
+    budget: Budget  # the run's (for the cascade: its grant, spent rung by rung in ``result``)
+    hold: Hold  # the units reserved in the key's window
     answer: Answer | None = None
+    result: Result | None = None  # the cascade's
+    meter: Meter | None = None  # the cascade's calls so far
     status: RunStatus = "failed"
+
+    @property
+    def spent(self) -> float:
+        if not self.req.cascade:
+            return self.budget.spent
+        if self.result is not None:
+            return self.result.compute
+        return self.meter.spent if self.meter is not None else 0.0
+
+    @property
+    def text(self) -> str:
+        if self.result is not None:
+            return self.result.prediction
+        return self.answer.text if self.answer is not None else ""
+
+    @property
+    def sources(self) -> list[str]:
+        if self.result is not None:
+            return list(self.result.trace.get("sources", []))
+        return list(self.answer.sources) if self.answer is not None else []
+
+    @property
+    def exhausted(self) -> bool:
+        if self.result is not None:
+            return self.result.exhausted
+        return self.answer is not None and self.answer.exhausted
+
+    @property
+    def usage(self) -> Usage:
+        if self.req.cascade:
+            if self.result is not None:
+                return Usage.from_dict(self.result.usage)
+            return self.meter.usage if self.meter is not None else Usage()
+        return self.budget.ledger.usage
+
+    def tree(self) -> dict[str, Any]:
+        if self.result is not None:
+            return dict(self.result.trace.get("trace") or {})
+        return self.answer.task.to_dict() if self.answer is not None else {}
+
+    def ledger(self) -> dict[str, float]:
+        if not self.req.cascade:
+            return self.budget.ledger.summary()
+        if self.result is not None:
+            return ledger_summary(self.result)
+        return {**self.usage.to_dict(), "compute": self.spent}
 
 
 def view_token(api_key: str, trace_id: str) -> str:
@@ -162,10 +236,12 @@ def _error_response(e: ApiError) -> JSONResponse:
 
 
 def create_app(settings: ServeSettings, *, llm: LLM, corpora: Mapping[str, SearchTool],
-               strategies: Sequence[str] | None = None) -> FastAPI:
+               strategies: Sequence[str] | None = None,
+               clock: Callable[[], float] = time.monotonic) -> FastAPI:
     """The application for ``llm`` over ``corpora`` (name -> search tool; the first is the
     default). ``strategies``: the served strategy names (default: every registered one a
-    service can run on this backend)."""
+    service can run on this backend, and ``adaptive`` where ``tree`` is one). ``clock``: what the
+    per-key windows are measured on (tests pass their own)."""
     if not corpora:
         raise ConfigError("forage serve needs at least one corpus")
     exclude = set(NOT_SERVED)
@@ -174,11 +250,14 @@ def create_app(settings: ServeSettings, *, llm: LLM, corpora: Mapping[str, Searc
     served = tuple(strategies) if strategies is not None else served_strategies(exclude)
     store = TraceStore(settings.max_traces)
     limiter = Limiter(settings.max_concurrency, settings.max_queue)
+    windows = (None if settings.key_budget is None else
+               KeyWindows(settings.key_budget, settings.key_window, clock=clock))
     started = int(time.time())
 
     app = FastAPI(title="forage", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
     app.state.limiter = limiter
+    app.state.windows = windows
 
     # -- errors: every refusal is OpenAI's error object --------------------------------------
 
@@ -242,7 +321,7 @@ def create_app(settings: ServeSettings, *, llm: LLM, corpora: Mapping[str, Searc
         return f"/view/{trace_id}?token={view_token(settings.api_key, trace_id)}"
 
     def record(r: _Run) -> TraceRecord:
-        tree = r.answer.task.to_dict() if r.answer is not None else {}
+        tree = r.tree()
         tool = corpora[r.req.corpus]
         corpus = getattr(tool, "corpus", None)
         documents: dict[str, dict[str, str]] = {}
@@ -252,64 +331,122 @@ def create_app(settings: ServeSettings, *, llm: LLM, corpora: Mapping[str, Searc
                     doc = corpus.get(doc_id)
                     documents[doc_id] = {"title": doc.title, "text": doc.text}
         rec = TraceRecord(
-            id=r.trace_id, created=r.created, model=r.req.model, strategy=r.req.strategy,
-            corpus=r.req.corpus, question=r.req.question,
-            answer=r.answer.text if r.answer is not None else "", status=r.status,
-            budget=r.req.budget, max_search_calls=r.req.max_search_calls, knob=r.req.knob,
-            ledger=r.budget.ledger.summary(), trace=tree, documents=documents,
+            id=r.trace_id, created=r.created, model=r.req.model,
+            strategy=CASCADE if r.req.cascade else r.req.strategy,
+            corpus=r.req.corpus, question=r.req.question, answer=r.text, status=r.status,
+            budget=r.budget.limit, max_search_calls=0 if r.req.cascade else r.req.max_search_calls,
+            knob=r.req.knob, ledger=r.ledger(), trace=tree, documents=documents,
+            cascade=cascade_summary(r.result) if r.result is not None else {},
         )
         store.put(rec)
         return rec
 
-    def extension(rec: TraceRecord, sources: Sequence[str]) -> dict[str, Any]:
-        return {
+    def extension(rec: TraceRecord, r: _Run) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "trace_id": rec.id,
             "strategy": rec.strategy,
             "knob": rec.knob,
             "corpus": rec.corpus,
             "status": rec.status,
             "budget": {"limit": rec.budget, "spent": rec.spent,
-                       "max_search_calls": rec.max_search_calls,
+                       "max_search_calls": rec.max_search_calls or None,
                        "search_calls": int(rec.ledger.get("search_calls", 0))},
             "ledger": rec.ledger,
             "nodes": rec.nodes(),
-            "sources": list(sources),
+            "sources": r.sources,
             "view_url": view_url(rec.id),
         }
+        if r.req.cascade:
+            out["budget"].update(auto=r.req.auto, granted=r.hold.units)
+            out.update(rec.cascade)
+        if windows is not None:
+            key = r.hold.key
+            out["key_window"] = {"budget": windows.units, "left": windows.left(key),
+                                 "resets_in": round(windows.retry_after(), 3)}
+        return out
 
-    def start(req: RunRequest) -> _Run:
+    def key_of(request: Request) -> str:
+        return bucket(request.headers.get("authorization", ""))
+
+    def hold_for(request: Request, req: RunRequest) -> Hold:
+        """Reserve the run's units in its key's window; 429 (or 400) when they do not fit."""
+        if req.auto:
+            cap = auto_cap(req.budget)
+            if windows is None:
+                return unmetered(cap)
+            hold = windows.reserve_auto(key_of(request), cap=cap,
+                                        reserve_share=settings.key_reserve, min_step=min_budget(),
+                                        first_step=first_step())
+        else:
+            if windows is None:
+                return unmetered(req.budget)
+            if req.budget > windows.units:
+                raise ApiError(400, f"budget {req.budget:g} is more than a key may spend in a "
+                               f"window ({windows.units:g} compute units per "
+                               f"{windows.seconds:g} s)", param="budget",
+                               code="budget_too_large")
+            hold = windows.reserve(key_of(request), req.budget)
+        if hold is None:
+            wait = windows.retry_after()
+            left = windows.left(key_of(request))
+            asked = "the cheapest step" if req.auto else f"budget {req.budget:g}"
+            raise ApiError(429, f"this API key has {left:g} of its {windows.units:g} compute "
+                           f"units left in this window, not enough for {asked}; the next "
+                           f"window starts in {wait:.0f} s", type="rate_limit_error",
+                           code="key_budget_exceeded",
+                           headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        return hold
+
+    def start(req: RunRequest, hold: Hold) -> _Run:
         trace_id = "fg" + secrets.token_hex(16)
-        budget = Budget(req.budget, caps=Caps(search_calls=req.max_search_calls))
-        return _Run(trace_id, int(time.time()), req, budget)
+        if req.cascade:
+            budget = Budget(hold.units)
+        else:
+            budget = Budget(req.budget, caps=Caps(search_calls=req.max_search_calls))
+        return _Run(trace_id, int(time.time()), req, budget, hold)
 
-    async def execute(r: _Run, emit: Emit | None) -> Answer:
-        """Run the strategy; records the run however it ends. Raises ``ApiError`` for a run
-        that could not answer (timeout, backend failure), ``CancelledError`` when cancelled."""
+    async def answer_with_cascade(r: _Run, run_llm: LLM, tool: SearchTool) -> None:
+        r.result = await run_cascade(r.req.question, r.hold.units, llm=run_llm, tool=tool,
+                                     seed=r.req.seed)
+
+    async def execute(r: _Run, emit: Emit | None) -> _Run:
+        """Run the strategy (or the cascade); records the run however it ends. Raises
+        ``ApiError`` for a run that could not answer (timeout, backend failure),
+        ``CancelledError`` when cancelled."""
         req = r.req
-        try:
-            strategy = build_strategy(req.strategy, req.knob)
-        except ConfigError as e:
-            raise ApiError(400, str(e), param="knob", code="invalid_value") from None
+        strategy = None
+        if not req.cascade:
+            try:
+                strategy = build_strategy(req.strategy, req.knob)
+            except ConfigError as e:
+                raise ApiError(400, str(e), param="knob", code="invalid_value") from None
         tool: SearchTool = corpora[req.corpus]
         run_llm: LLM = llm
+        if req.cascade:
+            r.meter = Meter()
+            emit = r.meter  # the cascade does not stream (``protocol._check_cascade``)
         if emit is not None:
             run_llm = ObservedLLM(llm, emit)
             tool = ObservedSearch(tool, emit)
         try:
-            r.answer = await asyncio.wait_for(
-                run(strategy, req.question, llm=run_llm, tools={tool.name: tool},
-                    budget=r.budget, seed=req.seed),
-                timeout=settings.request_timeout,
-            )
-            r.status = "exhausted" if r.answer.exhausted else "done"
-            return r.answer
+            if strategy is None:
+                await asyncio.wait_for(answer_with_cascade(r, run_llm, tool),
+                                       timeout=settings.request_timeout)
+            else:
+                r.answer = await asyncio.wait_for(
+                    run(strategy, req.question, llm=run_llm, tools={tool.name: tool},
+                        budget=r.budget, seed=req.seed),
+                    timeout=settings.request_timeout,
+                )
+            r.status = "exhausted" if r.exhausted else "done"
+            return r
         except TimeoutError:
             r.status = "timeout"
             raise ApiError(504, f"the run took longer than {settings.request_timeout:g} s and "
                            "was cancelled", type="timeout_error", code="request_timeout") from None
         except asyncio.CancelledError:
             r.status = "cancelled"
-            log.info("%s: cancelled (client gone) after %.1f units", r.trace_id, r.budget.spent)
+            log.info("%s: cancelled (client gone) after %.1f units", r.trace_id, r.spent)
             raise
         except BackendError as e:
             raise ApiError(502, f"the model backend failed: {e}", type="api_error",
@@ -319,8 +456,8 @@ def create_app(settings: ServeSettings, *, llm: LLM, corpora: Mapping[str, Searc
         finally:
             record(r)
 
-    def finish_reason(answer: Answer) -> str:
-        return "length" if answer.exhausted and not answer.text else "stop"
+    def finish_reason(r: _Run) -> str:
+        return "length" if r.exhausted and not r.text else "stop"
 
     # -- routes --------------------------------------------------------------------------------
 
@@ -367,12 +504,17 @@ def create_app(settings: ServeSettings, *, llm: LLM, corpora: Mapping[str, Searc
         authorize(request)
         body = await read_body(request)
         req = parse_chat_request(parse_json(body), settings, served, tuple(corpora))
-        ticket = limiter.admit()
+        hold = hold_for(request, req)
+        try:
+            ticket = limiter.admit()
+        except ApiError:
+            hold.settle(0.0)
+            raise
+        r = start(req, hold)
         if req.stream:
-            return _TicketedStream(stream(request, req, ticket), ticket)
-        r = start(req)
+            return _TicketedStream(stream(request, r, ticket), ticket, r)
 
-        async def queued_then_run() -> Answer:
+        async def queued_then_run() -> _Run:
             async with ticket:
                 return await execute(r, None)
 
@@ -389,25 +531,25 @@ def create_app(settings: ServeSettings, *, llm: LLM, corpora: Mapping[str, Searc
                     except asyncio.CancelledError:
                         pass
                     return Response(status_code=499)
-            answer = task.result()
+            task.result()
         finally:
             if not task.done():  # the handler itself was cancelled (server shutting down)
                 task.cancel()
             ticket.release()
+            hold.settle(r.spent)
         rec = store.get(r.trace_id)
         assert rec is not None
         return JSONResponse(
-            completion_body(f"chatcmpl-{r.trace_id}", r.created, req.model, answer.text,
-                            finish_reason(answer), r.budget.ledger.usage,
-                            extension(rec, answer.sources)),
+            completion_body(f"chatcmpl-{r.trace_id}", r.created, req.model, r.text,
+                            finish_reason(r), r.usage, extension(rec, r)),
             headers={"X-Forage-Trace-Id": r.trace_id},
         )
 
-    async def stream(request: Request, req: RunRequest, ticket: Ticket) -> AsyncIterator[bytes]:
-        task: asyncio.Task[Answer] | None = None
+    async def stream(request: Request, r: _Run, ticket: Ticket) -> AsyncIterator[bytes]:
+        task: asyncio.Task[_Run] | None = None
+        req = r.req
         try:
             async with ticket:
-                r = start(req)
                 cid = f"chatcmpl-{r.trace_id}"
                 events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
@@ -430,12 +572,13 @@ def create_app(settings: ServeSettings, *, llm: LLM, corpora: Mapping[str, Searc
                     break
                 while not events.empty():
                     yield sse(chunk_body(cid, r.created, req.model, extension=events.get_nowait()))
+                r.hold.settle(r.spent)  # the run is over: the final chunk shows the key's window
                 try:
-                    answer = task.result()
+                    task.result()
                 except ApiError as e:
                     yield sse(e.body())
                     return
-                words = answer.text.split(" ")
+                words = r.text.split(" ")
                 for i in range(0, len(words), STREAM_PIECE_WORDS):
                     piece = " ".join(words[i:i + STREAM_PIECE_WORDS])
                     yield sse(chunk_body(cid, r.created, req.model,
@@ -443,10 +586,10 @@ def create_app(settings: ServeSettings, *, llm: LLM, corpora: Mapping[str, Searc
                 rec = store.get(r.trace_id)
                 assert rec is not None
                 yield sse(chunk_body(cid, r.created, req.model, delta={},
-                                     finish_reason=finish_reason(answer),
-                                     extension=extension(rec, answer.sources)))
+                                     finish_reason=finish_reason(r),
+                                     extension=extension(rec, r)))
                 if req.include_usage:
-                    yield sse(chunk_body(cid, r.created, req.model, usage=r.budget.ledger.usage))
+                    yield sse(chunk_body(cid, r.created, req.model, usage=r.usage))
                 yield sse("[DONE]")
         finally:
             if task is not None and not task.done():
@@ -456,5 +599,6 @@ def create_app(settings: ServeSettings, *, llm: LLM, corpora: Mapping[str, Searc
                 except (asyncio.CancelledError, Exception):
                     pass
             ticket.release()
+            r.hold.settle(r.spent)
 
     return app

@@ -8,6 +8,12 @@ forage answers one question per call). Extra body fields: ``budget`` (compute un
 start-up); ``reasoning_effort`` picks a preset (``forage.serve.settings``). Sampling fields
 (``temperature``, ``max_tokens``, ...) are accepted and ignored: the strategy sets its own.
 
+``reasoning_effort: "auto"`` or ``budget: "auto"`` runs the adaptive cascade
+(``forage.allocation``) under a grant the server decides (``RunRequest.auto``); it is offered on
+``forage-tree`` (the cascade's rungs are the tree's) and ``forage-adaptive``, which always runs the
+cascade (``auto`` unless the request gives a number or a preset). The cascade sets its own
+depth and searches, so ``knob`` and ``max_search_calls`` are refused with it, as is ``stream``.
+
 Fields are typed strictly, as OpenAI's API types them: a string or a boolean is never read as a
 number (``"budget": "500"``, ``"budget": true``) nor a string as a boolean (``"stream": "yes"``).
 Errors are ``{"error": {"message", "type", "param", "code"}}`` with a 4xx status, as OpenAI's API
@@ -34,6 +40,9 @@ from forage.runtime import registry
 from forage.serve.settings import EFFORT_PRESETS, ServeSettings
 
 MODEL_PREFIX = "forage-"
+AUTO = "auto"
+CASCADE = "adaptive"  # the model name (forage-adaptive) that always runs the cascade
+CASCADE_ON = frozenset({"tree", CASCADE})  # models that accept auto
 
 
 class ApiError(Exception):
@@ -109,6 +118,8 @@ class RunRequest:
     stream: bool
     include_usage: bool
     corpus: str
+    cascade: bool = False  # run the adaptive cascade instead of ``strategy``
+    auto: bool = False  # the server decides the grant (at most ``budget``, the per-request cap)
 
 
 def model_name(strategy: str) -> str:
@@ -116,7 +127,11 @@ def model_name(strategy: str) -> str:
 
 
 def served_strategies(exclude: Collection[str]) -> tuple[str, ...]:
-    return tuple(sorted(n for n in registry.available() if n not in exclude))
+    """The registered strategies not in ``exclude``, and ``adaptive`` (the cascade) with the tree."""
+    names = {n for n in registry.available() if n not in exclude}
+    if "tree" in names and CASCADE not in exclude:
+        names.add(CASCADE)
+    return tuple(sorted(names))
 
 
 def _reject_constant(name: str) -> float:
@@ -186,6 +201,14 @@ def parse_chat_request(data: Any, settings: ServeSettings, strategies: Collectio
     """Check a decoded request body; ``ApiError`` (400, 404) names the first bad field."""
     if not isinstance(data, dict):
         raise ApiError(400, "the request body must be a JSON object", code="invalid_json")
+    auto_budget = False
+    if isinstance(data.get("budget"), str):
+        if data["budget"] != AUTO:
+            raise ApiError(400, f"invalid type for budget: a number of compute units or "
+                           f"{AUTO!r}, not the string {data['budget']!r}", param="budget",
+                           code="invalid_type")
+        auto_budget = True
+        data = {k: v for k, v in data.items() if k != "budget"}
     try:
         req = ChatRequest.model_validate(data)
     except ValidationError as e:
@@ -207,12 +230,23 @@ def parse_chat_request(data: Any, settings: ServeSettings, strategies: Collectio
         raise ApiError(400, f"the question has {len(question)} characters, more than the "
                        f"server's {settings.max_question_chars}", param="messages",
                        code="question_too_long")
-    effort = req.reasoning_effort or settings.default_effort
+    auto = auto_budget or req.reasoning_effort == AUTO
+    if auto and req.budget is not None:
+        raise ApiError(400, "reasoning_effort 'auto' lets the server choose the budget: give no "
+                       "budget with it", param="budget", code="invalid_value")
+    cascade = auto or strategy == CASCADE
+    if cascade:
+        _check_cascade(req, strategy, strategies)
+    if strategy == CASCADE and req.budget is None and req.reasoning_effort is None:
+        auto = True  # forage-adaptive's default
+    effort = settings.default_effort if auto else req.reasoning_effort or settings.default_effort
     if effort not in EFFORT_PRESETS:
-        raise ApiError(400, f"reasoning_effort must be one of {', '.join(EFFORT_PRESETS)}, "
-                       f"not {effort!r}", param="reasoning_effort", code="invalid_value")
+        raise ApiError(400, f"reasoning_effort must be one of {', '.join(EFFORT_PRESETS)} or "
+                       f"{AUTO}, not {effort!r}", param="reasoning_effort", code="invalid_value")
     preset = EFFORT_PRESETS[effort]
     budget = preset.budget if req.budget is None else req.budget
+    if auto:
+        budget = settings.max_budget
     try:
         budget = check_budget(budget, cap=settings.max_budget)
     except InvalidBudget as e:
@@ -223,8 +257,8 @@ def parse_chat_request(data: Any, settings: ServeSettings, strategies: Collectio
         raise ApiError(400, f"max_search_calls must be between 1 and "
                        f"{settings.max_search_calls}, not {searches}", param="max_search_calls",
                        code="invalid_value")
-    spec = registry.get(strategy)
-    knob = req.knob if req.knob is not None else knob_for(spec, preset.rung)
+    knob = None if cascade else (
+        req.knob if req.knob is not None else knob_for(registry.get(strategy), preset.rung))
     if knob is not None and not 1 <= knob <= 64:
         raise ApiError(400, f"knob must be between 1 and 64, not {knob}", param="knob",
                        code="invalid_value")
@@ -237,8 +271,23 @@ def parse_chat_request(data: Any, settings: ServeSettings, strategies: Collectio
         max_search_calls=searches, knob=knob, seed=req.seed if req.seed is not None else 0,
         stream=req.stream,
         include_usage=bool(req.stream_options and req.stream_options.include_usage),
-        corpus=corpus,
+        corpus=corpus, cascade=cascade, auto=auto,
     )
+
+
+def _check_cascade(req: ChatRequest, strategy: str, strategies: Collection[str]) -> None:
+    """400 for what the cascade cannot honour: another strategy, a knob, a search cap, a stream."""
+    if strategy not in CASCADE_ON or strategy not in strategies:
+        raise ApiError(400, f"{AUTO!r} runs the adaptive cascade, whose rungs are the tree's: use "
+                       f"model {model_name('tree')} or {model_name(CASCADE)}, not {req.model}",
+                       param="model", code="invalid_value")
+    for name in ("knob", "max_search_calls"):
+        if getattr(req, name) is not None:
+            raise ApiError(400, f"{name} does not apply to the adaptive cascade (it chooses its "
+                           "own rungs): leave it out", param=name, code="invalid_value")
+    if req.stream:
+        raise ApiError(400, "the adaptive cascade does not stream progress yet: send it with "
+                       "stream false", param="stream", code="unsupported_value")
 
 
 def usage_body(usage: Usage) -> dict[str, Any]:

@@ -5,6 +5,13 @@ its ``reasoning_effort``, else ``default_effort``'s preset. The preset also sets
 (the rung of its registry ladder) unless the request gives ``knob``; ``max_search_calls`` caps the
 searches on top of the compute budget. Every budget must lie in ``[min_budget, max_budget]`` (``forage.core.budget_rules.check_budget``).
 
+``auto`` (``reasoning_effort: "auto"`` or ``budget: "auto"``) is not a preset: the adaptive cascade
+runs under a grant the server decides, at most ``max_budget`` (see ``forage.serve.app``).
+
+``key_budget`` (off when ``None``) gives every API key that many compute units per ``key_window``
+seconds (``forage.serve.quota``); ``key_reserve`` is the share of it that ``auto`` requests leave
+for first readings late in the window.
+
 =========  ==============  ============  =====================
 effort      compute units   ladder rung   max search calls
 =========  ==============  ============  =====================
@@ -58,6 +65,9 @@ class ServeSettings:
     max_queue: int = 16  # runs waiting for a slot; beyond that, 429
     request_timeout: float = 300.0  # seconds per run, queueing excluded
     max_traces: int = 500  # kept in memory, oldest dropped first
+    key_budget: float | None = None  # compute units per API key per window; None = unlimited
+    key_window: float = 3600.0  # seconds
+    key_reserve: float = 0.1  # share of key_budget that auto grants leave for late first readings
 
     def __post_init__(self) -> None:
         if self.default_effort not in EFFORT_PRESETS:
@@ -71,6 +81,16 @@ class ServeSettings:
                 raise ConfigError(f"{name.replace('_', ' ')} must be at least 1")
         if self.max_queue < 0:
             raise ConfigError("max queue must be 0 or more")
+        if self.key_budget is not None:
+            if isinstance(self.key_budget, bool) or not (
+                    math.isfinite(self.key_budget) and self.key_budget > 0):
+                raise ConfigError(f"key budget must be a positive number of compute units, not "
+                                  f"{self.key_budget!r}")
+            check_budget(self.key_budget, option="key budget")
+        if not (math.isfinite(self.key_window) and self.key_window > 0):
+            raise ConfigError(f"key window must be positive seconds, not {self.key_window:g}")
+        if not 0.0 <= self.key_reserve < 1.0:
+            raise ConfigError(f"key reserve must be a share in [0, 1), not {self.key_reserve:g}")
         if self.api_key is not None and len(self.api_key) < 8:
             raise ConfigError("the API key must be at least 8 characters long")
 

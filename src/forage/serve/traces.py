@@ -3,7 +3,7 @@
 A ``TraceRecord`` is plain data: the question, the answer, the task tree (``Task.to_dict()``), the
 ledger's summary, the per-node ledger (``node_ledger``) and the texts of the documents its searches
 returned. A run that was cancelled (client gone) or timed out is recorded too, with its ledger and
-no tree. ``TraceStore`` keeps the newest ``capacity`` records and drops the oldest, so memory stays
+no tree. A run of the adaptive cascade also keeps which rung answered and the rungs it ran. ``TraceStore`` keeps the newest ``capacity`` records and drops the oldest, so memory stays
 bounded however long the server runs.
 
 Not here: running (``forage.serve.app``), HTML (``forage.serve.viewer``).
@@ -73,6 +73,9 @@ class TraceRecord:
     ledger: dict[str, float]
     trace: dict[str, Any] = field(default_factory=dict)
     documents: dict[str, dict[str, str]] = field(default_factory=dict)
+    # an adaptive-cascade run: {"rung": answering rung or None, "rungs": [one summary per rung]};
+    # ``trace`` is then the answering rung's tree (earlier rungs' spend is in the ledger only)
+    cascade: dict[str, Any] = field(default_factory=dict)
 
     @property
     def spent(self) -> float:

@@ -58,16 +58,23 @@ def render_page(record: TraceRecord, *, nonce: str) -> str:
     ledger = record.ledger
     spent = record.spent
     share = 0.0 if record.budget <= 0 else min(1.0, spent / record.budget)
+    searches = f"of at most {record.max_search_calls} " if record.max_search_calls else ""
+    rungs = ""
+    if record.cascade:
+        ran = ", ".join(f"{_e(r.get('rung'))} ({fmt(r.get('spent', 0.0), 1)} of "
+                        f"{fmt(r.get('grant', 0.0), 1)})" for r in record.cascade.get("rungs", []))
+        rungs = (f"<p>adaptive cascade: answered at rung <b>{_e(record.cascade.get('rung'))}"
+                 f"</b> · rungs run: {ran} · the tree below is the answering rung's</p>")
     head = (
         f"<h1>forage trace <code>{_e(record.id)}</code></h1>"
         f"<p>{_e(record.model)} over corpus {_e(record.corpus)} · status <b>{_e(record.status)}"
-        f"</b> · knob {_e(record.knob)}</p>"
+        f"</b> · knob {_e(record.knob)}</p>{rungs}"
         f"<p>question: {_e(record.question)}</p>"
         f"<p class='answer'>answer: <b>{_e(record.answer) or '(none)'}</b></p>"
         f"<p><span class='bar run-budget' style='width:320px'><span style='width:{100 * share:.1f}%'>"
         f"</span></span> spent {fmt(spent, 1)} of {fmt(record.budget, 1)} compute units · "
         f"{int(ledger.get('llm_calls', 0))} model calls · {int(ledger.get('search_calls', 0))} of "
-        f"at most {record.max_search_calls} searches · {int(ledger.get('prompt_tokens', 0))} prompt "
+        f"{searches}searches · {int(ledger.get('prompt_tokens', 0))} prompt "
         f"+ {int(ledger.get('completion_tokens', 0))} completion tokens · "
         f"{fmt(ledger.get('llm_seconds', 0.0), 2)} s of model time + "
         f"{fmt(ledger.get('llm_wait_seconds', 0.0), 2)} s waiting for the model</p>"
