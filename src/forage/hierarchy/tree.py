@@ -421,7 +421,6 @@ class _Run:
         for hit in hits[: self.s.attempts]:
             if hit.document.title in skip:  # read by an earlier run on this question
                 continue
-            self.last_read.append(hit.document.title)
             passage = titled(hit.document.title, hit.document.text)
             notes.append(f"Passage: {passage}")
             request = render(reader_prompt(question, passage, memory, self.s.exemplars,
@@ -434,6 +433,7 @@ class _Run:
             except BudgetExhausted:
                 self.exhausted = True
                 break
+            self.last_read.append(hit.document.title)  # read: a later run need not read it again
             cost = sum(a.cost for a in task.actions[mark:])
             text = clean_answer(response.text)
             if text.lower() == "unknown":
