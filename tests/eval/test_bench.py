@@ -51,10 +51,11 @@ def test_a_bench_journals_every_cell_writes_the_report_and_returns_typed_results
     assert len(run.results) == 4 and not run.failures
     assert {(r.budget, r.knob) for r in run.results} == {(500.0, 1), (1500.0, 2)}  # rung i
     assert all(0 < r.compute <= r.budget for r in run.results)
+    assert all(r.allocation == "uniform" and r.given == r.budget for r in run.results)
     assert run.backend.model == "function" and run.out == out
     data = json.loads(run.report.results_json.read_text())
-    assert {(c["strategy"], c["budget"]) for c in data["cells"]} == {("rag", 500.0),
-                                                                     ("rag", 1500.0)}
+    assert {(c["strategy"], c["budget"], c["allocation"]) for c in data["cells"]} == {
+        ("rag", 500.0, "uniform"), ("rag", 1500.0, "uniform")}
     assert run.report.html.read_text().count('<details class="question"') == 2
     assert progress.events == ["loading datasets", "loading the model", "start 4", "end",
                                "writing the report"]
@@ -162,6 +163,9 @@ def test_an_adaptive_bench_spends_one_batch_budget_per_level_and_resumes_from_it
         assert all(r.allocation == "adaptive" and r.given is not None for r in batch)
         # nobody is confident: everyone is exhausted, the budget spread beyond the first reading
         assert all(r.exhausted and not r.prediction for r in batch)
+    cells = json.loads((out / "results.json").read_text())["cells"]
+    assert {c["allocation"] for c in cells} == {"adaptive"}
+    assert all(c["given_mean"] <= c["budget"] * 4 for c in cells)
     rich = [r for r in run.results if r.budget == 900.0]
     assert max(len(r.trace["rungs"]) for r in rich) > 1
     import sqlite3

@@ -64,4 +64,5 @@ async def evaluate(
         trace=answer.to_dict(),
         dataset=dataset,
         budget_level=budget_level,
+        given=budget,
     )

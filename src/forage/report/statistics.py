@@ -93,6 +93,10 @@ class CellStats:
     seconds_mean: float
     seconds_total: float
     exhausted_rate: float
+    # "uniform": each question got ``budget``; "adaptive": ``budget`` is the batch's mean per
+    # question and ``given_mean`` what questions were granted on average.
+    allocation: str = "uniform"
+    given_mean: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -154,6 +158,9 @@ def cell_stats(results: Sequence[Result], *, n_boot: int = DEFAULT_BOOT, seed: i
         seconds_mean=float(np.mean(seconds)),
         seconds_total=float(sum(seconds)),
         exhausted_rate=float(np.mean([float(r.exhausted) for r in results])),
+        allocation=first.allocation,
+        given_mean=(float(np.mean([r.given for r in results]))
+                    if all(r.given is not None for r in results) else None),
     )
 
 
