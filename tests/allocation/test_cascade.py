@@ -118,3 +118,18 @@ def test_a_question_without_gold_answers_is_answered_and_left_unscored():
     asked = Question(id="asked", text="Who founded the Lantern Society?")
     [result] = batch(model([PLAN]), MemoryStepStore(), questions=(asked,))
     assert (result.prediction, result.rung, result.em) == ("Ada Prell", "read", 0.0)
+
+
+def test_a_rung_settles_at_the_cascades_threshold_not_the_trees_default():
+    # A reading at 0.7 is settled for a cascade at 0.5 (the rung returns it for free) but not for
+    # one at 0.9: there the tree rung must plan and pay for it.
+    prior = Prior("Ada Prell", 0.7, read=("Lantern Society",))
+
+    def rung(threshold):
+        return asyncio.run(run_rung("tree", HARD, prior, 1500.0, llm=model([PLAN]),
+                                    tools=BM25Search(DOCS), exemplars=ExemplarSet.generic(),
+                                    seed=0, cache=None, cost_model=None, threshold=threshold))
+
+    assert rung(0.5).spent == 0
+    strict = rung(0.9)
+    assert strict.spent > 0 and strict.answer == "Harrowgate"

@@ -96,10 +96,12 @@ def ladder_of(names: Sequence[str], threshold: float | None = None, reserve: flo
 async def run_rung(
     rung: str, question: Question, prior: Prior | None, grant: float, *, llm: LLM,
     tools: Mapping[str, SearchTool] | SearchTool, exemplars: ExemplarSet, seed: int,
-    cache: CallStore | None, cost_model: CostModel | None,
+    cache: CallStore | None, cost_model: CostModel | None, threshold: float = 0.5,
 ) -> StepRecord:
-    """Run one rung for one question with ``grant`` compute units, starting from ``prior``."""
-    strategy = Tree(**RUNG_SETTINGS[rung], prior=prior, exemplars=exemplars, name=f"tree:{rung}")
+    """Run one rung for one question with ``grant`` compute units, starting from ``prior``; the
+    tree settles (stops reading, does not plan) at ``threshold``, the cascade's."""
+    strategy = Tree(**RUNG_SETTINGS[rung], threshold=threshold, prior=prior, exemplars=exemplars,
+                    name=f"tree:{rung}")
     budget = Budget(grant, cost_model=cost_model)
     t0 = time.perf_counter()
     answer = await run(strategy, question, llm=llm, tools=tools, budget=budget, seed=seed,
@@ -145,7 +147,7 @@ async def run_batch(
             if record is None or record.rung != rung or abs(record.grant - ask.grant) > 1e-6:
                 record = await run_rung(rung, q, priors[ask.question], ask.grant, llm=llm,
                                         tools=tools, exemplars=exemplars, seed=seed, cache=cache,
-                                        cost_model=cost_model)
+                                        cost_model=cost_model, threshold=settings.threshold)
                 store.record_step(key, record)
             records[ask.question].append(record)
             priors[ask.question] = Prior.from_meta(record.answer, record.confidence,
