@@ -383,12 +383,12 @@ def verdict(ci: Interval, predicts: Direction, *, margin: float | None = None) -
 
 
 __all__ = [
+    "VERDICT_RULE",
     "Equivalence",
     "McNemar",
     "PairedDifference",
     "SequentialResult",
     "SequentialRule",
-    "VERDICT_RULE",
     "interval_of",
     "mcnemar",
     "mcnemar_counts",
