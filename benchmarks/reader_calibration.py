@@ -22,7 +22,8 @@ with logprobs) on the embedded backend, and its confidence is the tree's own
 Printed per model and set: the answer rate (confidence >= the threshold) and EM on answerable
 readings, the abstain rate on the others, and AUROC of the confidence between right answers and
 readings that should abstain; then the paired difference of the first two models (McNemar on
-"did the right thing" per reading). Yes/no questions are left out (their answer is in no passage).
+"did the right thing" per reading, ``forage.report.paired.mcnemar``). Yes/no questions are left
+out (their answer is in no passage).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import argparse
 import asyncio
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from forage.core.text import normalize_answer
@@ -45,6 +46,7 @@ from forage.prompts.common import clean_answer
 from forage.prompts.exemplars import ExemplarSet, dev_example
 from forage.prompts.render import render
 from forage.prompts.spec import titled
+from forage.report.paired import mcnemar
 from forage.search.bm25 import BM25Search
 
 THRESHOLD = 0.5  # the tree's default
@@ -174,15 +176,14 @@ def balanced(rows: Sequence[dict], res: Sequence[dict], threshold: float) -> flo
     return (sum(ans) / max(1, len(ans)) + sum(bad) / max(1, len(bad))) / 2
 
 
-def mcnemar(a: Sequence[bool], b: Sequence[bool]) -> tuple[int, int, float]:
-    """(b right & a wrong, a right & b wrong, exact two-sided p)."""
-    from math import comb
-
-    up = sum(y and not x for x, y in zip(a, b))
-    down = sum(x and not y for x, y in zip(a, b))
-    n, k = up + down, min(up, down)
-    p = min(1.0, 2 * sum(comb(n, i) for i in range(k + 1)) / 2 ** n) if n else 1.0
-    return up, down, p
+def paired_line(ma: str, ra: Mapping[str, bool], mb: str, rb: Mapping[str, bool]) -> str:
+    """Model ``mb`` against ``ma`` on the readings both have ("did the right thing"), with
+    McNemar's exact two-sided p (``forage.report.paired.mcnemar``)."""
+    common = [k for k in rb if k in ra]
+    a, b = [ra[k] for k in common], [rb[k] for k in common]
+    m = mcnemar(b, a)  # m.b: mb right where ma was wrong; m.c: the reverse
+    return (f"  paired ({mb} vs {ma}, {len(common)} readings): right thing {sum(b)} vs "
+            f"{sum(a)}; better on {m.b}, worse on {m.c}; McNemar p = {m.p_exact:.3g}")
 
 
 def main() -> None:
@@ -226,11 +227,7 @@ def main() -> None:
             pairs.append((first, earlier[name]["readings"][first],
                           models[0], report[name]["readings"][models[0]]))  # type: ignore[index]
         for ma, ra, mb, rb in pairs:
-            common = [k for k in rb if k in ra]
-            a, b = [ra[k] for k in common], [rb[k] for k in common]
-            up, down, p = mcnemar(a, b)
-            print(f"  paired ({mb} vs {ma}, {len(common)} readings): right thing {sum(b)} vs "
-                  f"{sum(a)}; better on {up}, worse on {down}; McNemar p = {p:.3g}")
+            print(paired_line(ma, ra, mb, rb))
     if args.out:
         args.out.write_text(json.dumps(report, indent=1))
 
