@@ -1,0 +1,52 @@
+"""``benchmarks/compare_models.py`` on two tiny ``results.json`` files (it reads files only)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _benchmark(name: str):  # a script in benchmarks/, not a package
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+cm = _benchmark("compare_models")
+
+
+def _run(path: Path, em: dict[str, float]) -> str:
+    cells = [{"dataset": "d", "strategy": s, "budget": 1.0, "n": 20, "em": v,
+              "em_ci": [v - 0.1, v + 0.1], "f1": v, "compute_mean": 10.0} for s, v in em.items()]
+    eff = {"hierarchical": "tree", "datasets": {"d": {"auc": {}, "auc_own": {}}}}
+    path.write_text(json.dumps({"cells": cells, "efficiency": eff}))
+    return str(path)
+
+
+def test_two_runs_print_a_row_per_cell_and_a_cell_by_cell_count(tmp_path, monkeypatch, capsys):
+    a = _run(tmp_path / "a.json", {"tree": 0.5, "react": 0.25})
+    b = _run(tmp_path / "b.json", {"tree": 0.75, "react": 0.25})
+    monkeypatch.setattr(sys, "argv", ["compare_models.py", f"small={a}", f"big={b}"])
+    assert cm.main() == 0
+    out = capsys.readouterr().out
+    assert "| tree | 1 | 0.500 [0.40, 0.60] | 0.500 | 10.0 | 0.750 [0.65, 0.85] | 0.750 | 10.0 |" in out
+    assert ("- big vs small, cell by cell: higher in 1, equal in 1, lower in 0 of 2 cells; "
+            "mean em 0.500 vs 0.375") in out
+
+
+def test_runs_over_other_questions_are_refused(tmp_path, monkeypatch):
+    a = _run(tmp_path / "a.json", {"tree": 0.5})
+    b = _run(tmp_path / "b.json", {"react": 0.5})
+    monkeypatch.setattr(sys, "argv", ["compare_models.py", f"a={a}", f"b={b}"])
+    with pytest.raises(SystemExit, match="scored other cells"):
+        cm.main()
+    with pytest.raises(SystemExit, match="LABEL=path"):
+        cm.load("no-label")
