@@ -20,7 +20,7 @@ from forage.prompts.render import render, render_example
 from forage.prompts.spec import PromptSpec
 from forage.strategies.direct import cot_prompt, cot_text, direct_prompt
 from forage.strategies.ircot import ircot_prompt
-from forage.strategies.queries import query_prompt
+from forage.prompts.queries import query_prompt
 from forage.strategies.verifier import verify_prompt
 
 EX = ExemplarSet.generic()

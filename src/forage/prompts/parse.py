@@ -2,10 +2,11 @@
 
 ``clean_answer`` (the first line, without an ``Answer:`` prefix, quotes or a final full stop),
 ``answer_after`` (the answer after the last ``So the (final) answer is:``, the marker chain-of-
-thought prompts end with), ``clean_query`` (a search query) and ``first_sentence``.
+thought prompts end with) and ``first_sentence``: the formats several prompts share.
 
-Not here: strategy-specific formats (ReAct actions, Self-Ask continuations, the single-stream
-lines) — they are parsed next to the strategy that defines them; scoring a verifier's verdict.
+Not here: a format that one prompt owns is parsed beside that prompt — search queries
+(``queries``), ReAct actions, Self-Ask continuations, the single-stream lines; scoring a
+verifier's verdict.
 """
 
 from __future__ import annotations
@@ -32,14 +33,6 @@ def answer_after(text: str) -> str | None:
     if not matches:
         return None
     return clean_answer(text[matches[-1].end():])
-
-
-def clean_query(text: str) -> str:
-    """The first line of a reply without a ``Search:`` prefix; empty when there is no query."""
-    line = clean_answer(text)
-    if line.lower().startswith("search:"):
-        line = line[len("search:"):].strip()
-    return line[:200]
 
 
 def first_sentence(text: str) -> str:

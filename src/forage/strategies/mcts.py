@@ -1,7 +1,7 @@
 """Tree search: MCTS with UCT over search and answer actions, valued by a model verifier.
 
 A state is the evidence gathered so far (the passages of the searches on the path from the root).
-Actions are ``search(query)``, with queries proposed by the model (``forage.strategies.queries``),
+Actions are ``search(query)``, with queries proposed by the model (``forage.prompts.queries``),
 and ``answer``. Each simulation:
 
 1. **selects** a path from the root by UCT (``ucb``; an unvisited child is tried first),
@@ -40,7 +40,7 @@ from forage.runtime.base import Answer, Context, Generate, Search, Steps
 from forage.prompts.exemplars import ExemplarSet
 from forage.prompts.common import STOP, clean_answer, passage_text, reader_prompt
 from forage.prompts.render import render
-from forage.strategies.queries import clean_query, query_prompt
+from forage.prompts.queries import clean_query, query_prompt
 from forage.strategies.verifier import choice_yes_score, verify_prompt
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ revision round then critiques the current answer with the verifier prompt ("Does
 support the answer to the question?", ``forage.strategies.verifier``). If the critique accepts
 (the verdict is "yes", or undecided), the answer stands and the run stops early. If it rejects,
 the strategy revises: with ``research=True`` (CRITIC-style, Gou et al. 2023) the model writes a new
-search query from the question and the passage that failed (``forage.strategies.queries``), the
+search query from the question and the passage that failed (``forage.prompts.queries``), the
 first passage not read before is taken from that search, and the answer is read again; with
 ``research=False`` the next-ranked passages of the first search are read instead. The chat profile
 revises with every passage seen so far and the rejected answers in view; the completion profile
@@ -32,7 +32,7 @@ from forage.prompts.exemplars import ExemplarSet
 from forage.prompts.render import render
 from forage.runtime.base import Answer, Context, Generate, Search, Steps
 from forage.prompts.spec import PromptSpec
-from forage.strategies.queries import clean_query, query_prompt
+from forage.prompts.queries import clean_query, query_prompt
 from forage.strategies.verifier import verify_prompt, yes_score
 
 log = logging.getLogger(__name__)
