@@ -21,7 +21,7 @@ from forage.prompts.spec import PromptSpec
 from forage.strategies.direct import cot_prompt, cot_text, direct_prompt
 from forage.strategies.ircot import ircot_prompt
 from forage.prompts.queries import query_prompt
-from forage.strategies.verifier import verify_prompt
+from forage.prompts.verifier import verify_prompt
 
 EX = ExemplarSet.generic()
 E = EX.multi_hop[0]  # In which town was the founder of the Lantern Society born? -> Harrowgate

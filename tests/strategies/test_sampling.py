@@ -27,7 +27,7 @@ from forage.strategies.sampling import (
     length_normalised_logprob,
     majority_vote,
 )
-from forage.strategies.verifier import verify_prompt, yes_score
+from forage.prompts.verifier import verify_prompt, yes_score
 
 DOCS = Corpus(
     [

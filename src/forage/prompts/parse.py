@@ -5,8 +5,8 @@
 thought prompts end with) and ``first_sentence``: the formats several prompts share.
 
 Not here: a format that one prompt owns is parsed beside that prompt — search queries
-(``queries``), ReAct actions, Self-Ask continuations, the single-stream lines; scoring a
-verifier's verdict.
+(``queries``), verdicts (``verifier``), ReAct actions, Self-Ask continuations, the single-stream
+lines.
 """
 
 from __future__ import annotations

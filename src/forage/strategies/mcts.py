@@ -9,7 +9,7 @@ and ``answer``. Each simulation:
    samples ``branching`` next queries (the root also searches the question itself, like RAG),
 3. **evaluates** a new search node: runs its search, reads an answer from the node's evidence (the
    ``answer`` action, a terminal leaf) and scores it with the verifier's probability of "yes"
-   (``forage.strategies.verifier``): that is the model-estimated value of the node,
+   (``forage.prompts.verifier``): that is the model-estimated value of the node,
 4. **backpropagates** the value along the path (``backpropagate``).
 
 A revisited answer leaf costs nothing (its value is known). The knob is ``simulations``; each
@@ -21,7 +21,8 @@ be verified, when there is nothing better).
 The completion profile reads and verifies only the newest passage of a path (tiny readers do worse
 with more text); the chat profile reads all the evidence on the path.
 
-Not here: prompts (``prompts``, ``queries``, ``verifier``); any I/O outside the ``steps`` generator.
+Not here: prompts (``forage.prompts``: ``common``, ``queries``, ``verifier``); any I/O outside
+the ``steps`` generator.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from forage.prompts.exemplars import ExemplarSet
 from forage.prompts.common import STOP, clean_answer, passage_text, reader_prompt
 from forage.prompts.render import render
 from forage.prompts.queries import clean_query, query_prompt
-from forage.strategies.verifier import choice_yes_score, verify_prompt
+from forage.prompts.verifier import choice_yes_score, verify_prompt
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The first answer is single-retrieval RAG (search the question, read the top ``k`` passages). Each
 revision round then critiques the current answer with the verifier prompt ("Does the passage
-support the answer to the question?", ``forage.strategies.verifier``). If the critique accepts
+support the answer to the question?", ``forage.prompts.verifier``). If the critique accepts
 (the verdict is "yes", or undecided), the answer stands and the run stops early. If it rejects,
 the strategy revises: with ``research=True`` (CRITIC-style, Gou et al. 2023) the model writes a new
 search query from the question and the passage that failed (``forage.prompts.queries``), the
@@ -15,7 +15,8 @@ The knob is ``rounds``, the maximum number of critique-and-revise rounds. When r
 last revision is the answer; on ``BudgetExhausted`` the answer read last is returned, marked
 exhausted. Each round is a subtask of the trace.
 
-Not here: the verifier and query prompts (``verifier``, ``queries``), parallel sampling.
+Not here: the verifier and query prompts (``forage.prompts``: ``verifier``, ``queries``),
+parallel sampling.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from forage.prompts.render import render
 from forage.runtime.base import Answer, Context, Generate, Search, Steps
 from forage.prompts.spec import PromptSpec
 from forage.prompts.queries import clean_query, query_prompt
-from forage.strategies.verifier import verify_prompt, yes_score
+from forage.prompts.verifier import verify_prompt, yes_score
 
 log = logging.getLogger(__name__)
 

@@ -48,7 +48,7 @@ from forage.strategies.direct import reasoning_sentences
 from forage.strategies.ircot import ircot_prompt
 from forage.strategies.react import react_prompt, trajectory_block
 from forage.strategies.self_ask import FINAL, FOLLOW_UP, INTERMEDIATE, self_ask_prompt
-from forage.strategies.verifier import verify_prompt
+from forage.prompts.verifier import verify_prompt
 from forage.train.gold import Gold, Passage, to_dev_example
 
 PROFILE = "completion"
