@@ -2,11 +2,11 @@
 
 ``clean_answer`` (the first line, without an ``Answer:`` prefix, quotes or a final full stop),
 ``answer_after`` (the answer after the last ``So the (final) answer is:``, the marker chain-of-
-thought prompts end with) and ``first_sentence``: the formats several prompts share.
+thought prompts end with): the formats several prompts share.
 
 Not here: a format that one prompt owns is parsed beside that prompt — search queries
-(``queries``), verdicts (``verifier``), ReAct actions, Self-Ask continuations, the single-stream
-lines.
+(``queries``), verdicts (``verifier``), ReAct actions, Self-Ask continuations, IRCoT's next
+sentence, the single-stream lines.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ ANSWER_MARKER = "So the answer is:"
 
 _ANSWER_PREFIX = re.compile(r"^\s*(answer\s*:\s*)", re.IGNORECASE)
 _FINAL = re.compile(r"so\s+the\s+(?:final\s+)?answer\s+is\s*:?", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
 
 
 def clean_answer(text: str) -> str:
@@ -33,9 +32,3 @@ def answer_after(text: str) -> str | None:
     if not matches:
         return None
     return clean_answer(text[matches[-1].end():])
-
-
-def first_sentence(text: str) -> str:
-    """The first sentence of the first line of ``text`` (whitespace normalised)."""
-    line = " ".join(text.strip().split("\n", 1)[0].split())
-    return _SENTENCE_END.split(line, maxsplit=1)[0] if line else ""
