@@ -26,8 +26,8 @@ leave a patch when its yield drops below what the habitat gives on average
 (``plan.worth_another_passage``; a run that has gained nothing yet keeps reading).
 
 The budget knob is ``attempts``. Per run, ``Answer.meta`` records the plan(s), peak context tokens
-and total prompt tokens. Not here: prompts (``tree_prompts``), pure arithmetic (``plan``), the
-single-stream KV runtime (``thread``).
+and total prompt tokens. Not here: prompts and their parsers (``tree_prompts``), pure arithmetic
+(``plan``), the single-stream KV runtime (``thread``).
 """
 
 from __future__ import annotations
@@ -47,8 +47,6 @@ from forage.prompts.exemplars import ExemplarSet
 from forage.hierarchy.plan import (
     PlanStep,
     confidence,
-    parse_json_plan,
-    parse_numbered_plan,
     plan_from_questions,
     ready_steps,
     refund_target,
@@ -62,6 +60,9 @@ from forage.prompts.spec import titled
 from forage.hierarchy.tree_prompts import (
     Memory,
     next_question_prompt,
+    parse_next_question,
+    parse_plan,
+    parse_reader_answer,
     planner_prompt,
     reader_prompt,
     synthesiser_prompt,
@@ -242,10 +243,7 @@ class _Run:
         except BudgetExhausted:
             self.exhausted = True
             return [PlanStep(1, goal)]
-        if self.ctx.profile == "chat":
-            steps = parse_json_plan(response.text, max_steps=self.s.max_steps)
-        else:
-            steps = parse_numbered_plan("1. " + response.text, max_steps=self.s.max_steps)
+        steps = parse_plan(response.text, self.ctx.profile, max_steps=self.s.max_steps)
         if not steps:
             log.debug("unusable plan %r; answering %r as one step", response.text, goal)
             steps = [PlanStep(1, goal)]
@@ -279,8 +277,8 @@ class _Run:
             except BudgetExhausted:
                 self.exhausted = True
                 break
-            question = clean_answer(response.text)
-            if not question or question.lower().startswith("none") or question.lower() in asked:
+            question = parse_next_question(response.text)
+            if not question or question.lower() in asked:
                 break
             asked.add(question.lower())
             if depth == 1:
@@ -435,9 +433,7 @@ class _Run:
                 self.exhausted = True
                 break
             cost = sum(a.cost for a in task.actions[mark:])
-            text = clean_answer(response.text)
-            if text.lower() == "unknown":
-                text = ""
+            text = parse_reader_answer(response.text)
             choice = response.choices[0]
             conf = confidence(text, passage, choice.token_logprobs,
                               choice.top_logprobs[0] if choice.top_logprobs else None)
