@@ -8,6 +8,7 @@ import pytest
 from forage.hierarchy.thread_format import render_preamble, stream_prompt
 from forage.hierarchy.tree_prompts import (
     Memory,
+    memory_reader_prompt,
     next_question_prompt,
     parse_json_plan,
     parse_next_question,
@@ -15,7 +16,6 @@ from forage.hierarchy.tree_prompts import (
     parse_plan,
     parse_reader_answer,
     planner_prompt,
-    reader_prompt,
     synthesiser_prompt,
 )
 from forage.prompts.exemplars import ExemplarSet
@@ -36,8 +36,8 @@ MEMORY = Memory(
 @pytest.mark.parametrize("profile", ["completion", "chat"])
 def test_tree_prompts_snapshot(snapshot, profile):
     planner = render(planner_prompt(Q, EX), profile)
-    reader = render(reader_prompt("In which town was Ada Prell born?",
-                                  "Ada Prell: Ada Prell was born in Harrowgate.", MEMORY, EX),
+    reader = render(memory_reader_prompt("In which town was Ada Prell born?",
+                                         "Ada Prell: Ada Prell was born in Harrowgate.", MEMORY, EX),
                     profile)
     facts = [("Who founded the Lantern Society?", "Ada Prell"),
              ("In which town was Ada Prell born?", "Harrowgate")]
@@ -55,7 +55,7 @@ def test_tree_prompts_keep_their_settings_per_profile():
     assert completion.prompt.endswith(f"Question: {Q}\n1.")
     assert completion.stop == ("\n\n", "Question:") and completion.max_tokens == 50
     assert chat.stop == () and chat.max_tokens == 100  # a JSON plan takes more tokens
-    reader = render(reader_prompt("Who?", "T: p", MEMORY, EX, logprobs=True), "completion")
+    reader = render(memory_reader_prompt("Who?", "T: p", MEMORY, EX, logprobs=True), "completion")
     assert reader.logprobs and reader.stop == ("\n",)
     # the pruned memory: goals, verbatim internals and conclusions, never anything else
     assert reader.prompt.endswith("\n".join([*MEMORY.lines(), "Passage: T: p", "Question: Who?",

@@ -41,9 +41,6 @@ from forage.core.budget import Budget
 from forage.core.budget_rules import budget_of
 from forage.core.errors import BudgetExhausted
 from forage.core.trace import Task
-from forage.runtime.base import Answer, Context, Generate, Search, Step, Steps
-from forage.runtime.combinators import gather
-from forage.prompts.exemplars import ExemplarSet
 from forage.hierarchy.plan import (
     PlanStep,
     confidence,
@@ -54,19 +51,22 @@ from forage.hierarchy.plan import (
     share,
     worth_another_passage,
 )
-from forage.prompts.parse import clean_answer
-from forage.prompts.render import render
-from forage.prompts.spec import titled
 from forage.hierarchy.tree_prompts import (
     Memory,
+    memory_reader_prompt,
     next_question_prompt,
     parse_next_question,
     parse_plan,
     parse_reader_answer,
     planner_prompt,
-    reader_prompt,
     synthesiser_prompt,
 )
+from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.parse import clean_answer
+from forage.prompts.render import render
+from forage.prompts.spec import titled
+from forage.runtime.base import Answer, Context, Generate, Search, Step, Steps
+from forage.runtime.combinators import gather
 
 log = logging.getLogger(__name__)
 
@@ -422,9 +422,10 @@ class _Run:
             self.last_read.append(hit.document.title)
             passage = titled(hit.document.title, hit.document.text)
             notes.append(f"Passage: {passage}")
-            request = render(reader_prompt(question, passage, memory, self.s.exemplars,
-                                           logprobs=self.logprobs,
-                                           top_logprobs=self.top_logprobs, seed=self.ctx.seed),
+            request = render(memory_reader_prompt(question, passage, memory, self.s.exemplars,
+                                                  logprobs=self.logprobs,
+                                                  top_logprobs=self.top_logprobs,
+                                                  seed=self.ctx.seed),
                              self.ctx.profile)
             mark = len(task.actions)
             try:

@@ -159,10 +159,14 @@ def _reader_shots(exemplars: ExemplarSet) -> list[Block]:
     return shots
 
 
-def reader_prompt(
+def memory_reader_prompt(
     sub_question: str, passage: str, memory: Memory, exemplars: ExemplarSet, *,
     max_tokens: int = 24, logprobs: bool = False, top_logprobs: int = 0, seed: int | None = None,
 ) -> PromptSpec:
+    """The tree executor's reader: answer ``sub_question`` from one ``passage`` with the run's
+    working ``memory`` in view (main question, goals, known facts), or write ``unknown``; the
+    reply is read by ``parse_reader_answer``. Its shots are in the same memory format. The flat
+    strategies' reader sees only passages (``forage.prompts.common.flat_reader_prompt``)."""
     return PromptSpec(
         instruction=READ_INSTRUCTION,
         shots=tuple(_reader_shots(exemplars)),

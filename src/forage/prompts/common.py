@@ -5,7 +5,7 @@ embedded models follow. ``chat`` profile: a system instruction and one user mess
 chat models. Exemplars are passed in: benchmarks take them from a dataset's dev split; ``forage ask``
 uses ``GENERIC_READER_EXEMPLARS``, hand-written about invented things that appear in no dataset.
 
-``reader_prompt`` is the spec (``forage.prompts.render`` renders it). ``passage_text`` and
+``flat_reader_prompt`` is the spec (``forage.prompts.render`` renders it). ``passage_text`` and
 ``clean_answer`` are re-exported from ``spec`` and ``parse`` for the strategies that import them
 from here.
 
@@ -52,7 +52,7 @@ def reader_block(passage: str, question: str, answer: str = "") -> Block:
     return Block((f"Passage: {passage}", f"Question: {question}"), "Answer:", answer)
 
 
-def reader_prompt(
+def flat_reader_prompt(
     question: str,
     hits: Sequence[Hit],
     *,
@@ -64,7 +64,10 @@ def reader_prompt(
     chat_stop: tuple[str, ...] = (),
     chat_note: str = "",
 ) -> PromptSpec:
-    """Read ``hits`` and answer ``question`` in a short phrase."""
+    """The flat reader: answer ``question`` in a short phrase from ``hits`` alone, with no memory
+    of a run (RAG's reader, and the reader of the other flat strategies). The tree's executor
+    reads with its working memory in view instead (``forage.hierarchy.tree_prompts``'s
+    ``memory_reader_prompt``)."""
     return PromptSpec(
         instruction=READER_INSTRUCTION,
         shots=tuple(reader_block(e.passage, e.question, e.answer) for e in exemplars),
@@ -84,5 +87,5 @@ __all__ = [
     "clean_answer",
     "passage_text",
     "reader_block",
-    "reader_prompt",
+    "flat_reader_prompt",
 ]

@@ -34,15 +34,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from forage.core.errors import BudgetExhausted, ConfigError
+from forage.core.text import normalize_answer
 from forage.core.trace import Task
 from forage.core.types import Hit
-from forage.core.text import normalize_answer
-from forage.runtime.base import Answer, Context, Generate, Search, Steps
+from forage.prompts.common import STOP, clean_answer, flat_reader_prompt, passage_text
 from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.common import STOP, clean_answer, passage_text, reader_prompt
-from forage.prompts.render import render
 from forage.prompts.queries import clean_query, query_prompt
+from forage.prompts.render import render
 from forage.prompts.verifier import choice_yes_score, verify_prompt
+from forage.runtime.base import Answer, Context, Generate, Search, Steps
 
 log = logging.getLogger(__name__)
 
@@ -262,8 +262,8 @@ class MCTS:
             node.expanded = True
             return 0.0
         evidence = self._reading(ctx, node)
-        spec = reader_prompt(ctx.question.text, evidence, exemplars=self.exemplars.reader,
-                             max_tokens=self.max_tokens, seed=ctx.seed, chat_stop=STOP)
+        spec = flat_reader_prompt(ctx.question.text, evidence, exemplars=self.exemplars.reader,
+                                  max_tokens=self.max_tokens, seed=ctx.seed, chat_stop=STOP)
         read = yield Generate(render(spec, ctx.profile), task=task, label="answer")
         text = clean_answer(read.text)
         unverified.append(text)

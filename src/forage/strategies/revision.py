@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from forage.core.errors import BudgetExhausted, ConfigError
 from forage.core.trace import Task
 from forage.core.types import Hit
-from forage.prompts.common import STOP, clean_answer, passage_text, reader_prompt
+from forage.prompts.common import STOP, clean_answer, flat_reader_prompt, passage_text
 from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.render import render
-from forage.runtime.base import Answer, Context, Generate, Search, Steps
-from forage.prompts.spec import PromptSpec
 from forage.prompts.queries import clean_query, query_prompt
+from forage.prompts.render import render
+from forage.prompts.spec import PromptSpec
 from forage.prompts.verifier import verify_prompt, yes_score
+from forage.runtime.base import Answer, Context, Generate, Search, Steps
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,8 @@ def revise_prompt(
     if rejected:
         note = ("Answers already judged unsupported by the passages: "
                 + ("; ".join(a for a in rejected if a) or "none"))
-    return reader_prompt(question, hits, exemplars=exemplars.reader, max_tokens=max_tokens,
-                         seed=seed, chat_stop=STOP, chat_note=note)
+    return flat_reader_prompt(question, hits, exemplars=exemplars.reader, max_tokens=max_tokens,
+                              seed=seed, chat_stop=STOP, chat_note=note)
 
 
 @dataclass(frozen=True)

@@ -39,14 +39,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from forage.core.errors import BudgetExhausted, ConfigError
-from forage.core.types import Hit
 from forage.core.text import normalize_answer
+from forage.core.types import Hit
 from forage.llm.base import Choice, LLMRequest
-from forage.runtime.base import Answer, Context, Generate, Parallel, Search, Steps
+from forage.prompts.common import STOP, clean_answer, flat_reader_prompt, passage_text
 from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.common import STOP, clean_answer, passage_text, reader_prompt
 from forage.prompts.render import render
 from forage.prompts.verifier import choice_yes_score, verify_prompt
+from forage.runtime.base import Answer, Context, Generate, Parallel, Search, Steps
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ class SelfConsistency:
         hits = yield from _retrieve(ctx, self.k)
         if hits is None:
             return _exhausted(ctx)
-        base = render(reader_prompt(
+        base = render(flat_reader_prompt(
             ctx.question.text, hits, exemplars=self.exemplars.reader, max_tokens=self.max_tokens,
             temperature=self.temperature, chat_stop=STOP,  # one line per sample, in both profiles
         ), ctx.profile)
@@ -263,7 +263,7 @@ class BestOfN:
         hits = yield from _retrieve(ctx, self.k)
         if hits is None:
             return _exhausted(ctx)
-        base = render(reader_prompt(
+        base = render(flat_reader_prompt(
             ctx.question.text, hits, exemplars=self.exemplars.reader, max_tokens=self.max_tokens,
             temperature=self.temperature, logprobs=self.verifier == "logprob", chat_stop=STOP,
         ), ctx.profile)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from forage.core.errors import BudgetExhausted
 from forage.llm.base import LLMRequest
-from forage.prompts.common import clean_answer, reader_prompt
+from forage.prompts.common import clean_answer, flat_reader_prompt
 from forage.prompts.exemplars import DevExample, ExemplarSet
 from forage.prompts.parse import answer_after
 from forage.prompts.render import render
@@ -170,8 +170,9 @@ class SelfAsk:
                 sources += [h.document.title for h in hits]
                 intermediate = ""
                 if hits:
-                    spec = reader_prompt(step.follow_up, hits, exemplars=self.exemplars.reader,
-                                         max_tokens=self.answer_tokens, seed=ctx.seed)
+                    spec = flat_reader_prompt(step.follow_up, hits,
+                                              exemplars=self.exemplars.reader,
+                                              max_tokens=self.answer_tokens, seed=ctx.seed)
                     read = yield Generate(render(spec, ctx.profile), label=f"read {turn + 1}")
                     intermediate = clean_answer(read.text)
                 transcript += (
