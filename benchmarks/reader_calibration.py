@@ -41,8 +41,8 @@ from forage.hierarchy.plan import answer_probability, confidence
 from forage.hierarchy.tree import TOP_ALTERNATIVES
 from forage.hierarchy.tree_prompts import Memory, memory_reader_prompt
 from forage.llm.embedded import EmbeddedLLM
-from forage.prompts.common import clean_answer
 from forage.prompts.exemplars import ExemplarSet, dev_example
+from forage.prompts.reader import clean_answer
 from forage.prompts.render import render
 from forage.prompts.spec import titled
 from forage.search.bm25 import BM25Search

@@ -4,7 +4,7 @@
         [--model smollm2] [--world-seed 1] [--entities 400] [--split dev] [--limit 120]
 
 For every hop of every bridge/comparison question of a generated world's split, the reader prompt
-the strategies use (``forage.prompts.common.flat_reader_prompt``: RAG's, Self-Ask's and ReAct's
+the strategies use (``forage.prompts.reader.flat_reader_prompt``: RAG's, Self-Ask's and ReAct's
 reader), with two reader exemplars from the world's dev split, reads the hop's gold passage and
 answers the hop's resolved sub-question. Both models run greedily in llama-cpp-python, one after the other, on
 the same prompts; printed: exact match and token F1 of each, and the ratio. Hops whose question is
@@ -29,8 +29,8 @@ from forage.data.world import WorldSettings, generate_world
 from forage.data.world.export import write_world
 from forage.eval.datasets import open_dataset
 from forage.llm.models import resolve_model
-from forage.prompts.common import clean_answer, flat_reader_prompt
 from forage.prompts.exemplars import ExemplarSet, dev_example
+from forage.prompts.reader import clean_answer, flat_reader_prompt
 from forage.prompts.render import render
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from forage.core.types import Document, Hit
 from forage.llm.models import ADAPTER_DIR, MODELS, resolve_model, sha256_file
-from forage.prompts.common import flat_reader_prompt
+from forage.prompts.reader import flat_reader_prompt
 from forage.prompts.render import render
 
 

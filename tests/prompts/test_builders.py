@@ -14,9 +14,9 @@ from forage.hierarchy.tree_prompts import (
     planner_prompt,
     synthesiser_prompt,
 )
-from forage.prompts.common import flat_reader_prompt
 from forage.prompts.exemplars import ExemplarSet
 from forage.prompts.queries import query_prompt
+from forage.prompts.reader import flat_reader_prompt
 from forage.prompts.render import render, render_example
 from forage.prompts.spec import PromptSpec
 from forage.prompts.verifier import verify_prompt

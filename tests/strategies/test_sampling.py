@@ -12,8 +12,8 @@ from forage.core.errors import ConfigError
 from forage.core.types import Document, Hit, Question
 from forage.llm.base import Capabilities, LLMRequest, LLMResponse
 from forage.llm.testing import FunctionLLM, ScriptedLLM
-from forage.prompts.common import flat_reader_prompt
 from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.reader import flat_reader_prompt
 from forage.prompts.render import render
 from forage.prompts.verifier import verify_prompt, yes_score
 from forage.runtime.driver import run

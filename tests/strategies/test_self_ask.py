@@ -8,8 +8,8 @@ from lantern import EX, TOOL, Q  # the shared test corpus
 
 from forage.core.budget import Budget
 from forage.llm.testing import ScriptedLLM
-from forage.prompts.common import flat_reader_prompt
 from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.reader import flat_reader_prompt
 from forage.prompts.render import render
 from forage.runtime.driver import run
 from forage.search.bm25 import BM25Search

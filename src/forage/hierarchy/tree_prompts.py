@@ -166,7 +166,7 @@ def memory_reader_prompt(
     """The tree executor's reader: answer ``sub_question`` from one ``passage`` with the run's
     working ``memory`` in view (main question, goals, known facts), or write ``unknown``; the
     reply is read by ``parse_reader_answer``. Its shots are in the same memory format. The flat
-    strategies' reader sees only passages (``forage.prompts.common.flat_reader_prompt``)."""
+    strategies' reader sees only passages (``forage.prompts.reader.flat_reader_prompt``)."""
     return PromptSpec(
         instruction=READ_INSTRUCTION,
         shots=tuple(_reader_shots(exemplars)),

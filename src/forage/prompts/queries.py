@@ -11,9 +11,9 @@ Not here: running searches or deciding when to search.
 
 from __future__ import annotations
 
-from forage.prompts.common import STOP
 from forage.prompts.exemplars import ExemplarSet
 from forage.prompts.parse import clean_answer
+from forage.prompts.reader import STOP
 from forage.prompts.spec import Block, Chat, Generation, PromptSpec, titled
 
 QUERY_INSTRUCTION = "Write the next search query needed to answer the question."

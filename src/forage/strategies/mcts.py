@@ -21,7 +21,7 @@ be verified, when there is nothing better).
 The completion profile reads and verifies only the newest passage of a path (tiny readers do worse
 with more text); the chat profile reads all the evidence on the path.
 
-Not here: prompts (``forage.prompts``: ``common``, ``queries``, ``verifier``); any I/O outside
+Not here: prompts (``forage.prompts``: ``reader``, ``queries``, ``verifier``); any I/O outside
 the ``steps`` generator.
 """
 
@@ -37,9 +37,9 @@ from forage.core.errors import BudgetExhausted, ConfigError
 from forage.core.text import normalize_answer
 from forage.core.trace import Task
 from forage.core.types import Hit
-from forage.prompts.common import STOP, clean_answer, flat_reader_prompt, passage_text
 from forage.prompts.exemplars import ExemplarSet
 from forage.prompts.queries import clean_query, query_prompt
+from forage.prompts.reader import STOP, clean_answer, flat_reader_prompt, passage_text
 from forage.prompts.render import render
 from forage.prompts.verifier import choice_yes_score, verify_prompt
 from forage.runtime.base import Answer, Context, Generate, Search, Steps

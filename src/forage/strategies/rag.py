@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from forage.core.errors import BudgetExhausted
-from forage.prompts.common import clean_answer, flat_reader_prompt
 from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.reader import clean_answer, flat_reader_prompt
 from forage.prompts.render import render
 from forage.runtime.base import Answer, Context, Generate, Search, Steps
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 from forage.core.errors import BudgetExhausted
 from forage.core.types import Hit
-from forage.prompts.common import clean_answer, flat_reader_prompt, passage_text
 from forage.prompts.exemplars import DevExample, DevStep, ExemplarSet
+from forage.prompts.reader import clean_answer, flat_reader_prompt, passage_text
 from forage.prompts.render import render
 from forage.prompts.spec import Block, Chat, Generation, PromptSpec, titled
 from forage.runtime.base import Answer, Context, Generate, Search, Steps

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from forage.core.errors import BudgetExhausted, ConfigError
 from forage.core.trace import Task
 from forage.core.types import Hit
-from forage.prompts.common import STOP, clean_answer, flat_reader_prompt, passage_text
 from forage.prompts.exemplars import ExemplarSet
 from forage.prompts.queries import clean_query, query_prompt
+from forage.prompts.reader import STOP, clean_answer, flat_reader_prompt, passage_text
 from forage.prompts.render import render
 from forage.prompts.spec import PromptSpec
 from forage.prompts.verifier import verify_prompt, yes_score

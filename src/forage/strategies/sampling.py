@@ -26,7 +26,7 @@ The knob of both is N. On ``BudgetExhausted`` they answer with the samples they 
 batch of N is retried with fewer samples, halving down to one), and best-of-N falls back to the
 vote when it could verify no candidate.
 
-Not here: retrieval beyond the first search, prompts (``forage.prompts``: ``common``,
+Not here: retrieval beyond the first search, prompts (``forage.prompts``: ``reader``,
 ``verifier``).
 """
 
@@ -42,8 +42,8 @@ from forage.core.errors import BudgetExhausted, ConfigError
 from forage.core.text import normalize_answer
 from forage.core.types import Hit
 from forage.llm.base import Choice, LLMRequest
-from forage.prompts.common import STOP, clean_answer, flat_reader_prompt, passage_text
 from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.reader import STOP, clean_answer, flat_reader_prompt, passage_text
 from forage.prompts.render import render
 from forage.prompts.verifier import choice_yes_score, verify_prompt
 from forage.runtime.base import Answer, Context, Generate, Parallel, Search, Steps

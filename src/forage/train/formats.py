@@ -39,9 +39,9 @@ from forage.hierarchy.tree_prompts import (
     planner_prompt,
     synthesiser_prompt,
 )
-from forage.prompts.common import flat_reader_prompt
 from forage.prompts.exemplars import DevExample, DevStep, ExemplarSet
 from forage.prompts.parse import ANSWER_MARKER
+from forage.prompts.reader import flat_reader_prompt
 from forage.prompts.render import TrainingPair, render, render_example
 from forage.prompts.spec import Block, PromptSpec, continue_text, passage_text, titled
 from forage.prompts.verifier import verify_prompt

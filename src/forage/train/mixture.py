@@ -32,8 +32,8 @@ from pathlib import Path
 
 from forage.core.errors import ConfigError, DataError
 from forage.data.world import WorldSettings
-from forage.prompts.common import Exemplar
 from forage.prompts.exemplars import DevExample, DevStep, ExemplarSet
+from forage.prompts.reader import Exemplar
 from forage.prompts.spec import titled
 from forage.train.calls import FORMAT as CALLS
 from forage.train.calls import reader_calls, relabel

@@ -1,15 +1,16 @@
-"""The reader prompt (passage, question -> short answer) and its generic exemplars.
+"""The flat reader prompt (passages, question -> short answer) and its generic exemplars.
 
 ``completion`` profile: a few-shot completion prompt in a plain line format, the only kind the tiny
 embedded models follow. ``chat`` profile: a system instruction and one user message, for capable
 chat models. Exemplars are passed in: benchmarks take them from a dataset's dev split; ``forage ask``
 uses ``GENERIC_READER_EXEMPLARS``, hand-written about invented things that appear in no dataset.
 
-``flat_reader_prompt`` is the spec (``forage.prompts.render`` renders it). ``passage_text`` and
-``clean_answer`` are re-exported from ``spec`` and ``parse`` for the strategies that import them
-from here.
+``flat_reader_prompt`` is the spec (``forage.prompts.render`` renders it); its reply is a short
+answer, read by ``clean_answer`` (``parse``, re-exported here with ``spec``'s ``passage_text`` for
+the strategies that import them from here). ``STOP`` ends one-line replies.
 
-Not here: rendering (``render``), parsing (``parse``), strategy logic.
+Not here: rendering (``render``), the tree executor's reader with working memory
+(``forage.hierarchy.tree_prompts.memory_reader_prompt``), strategy logic.
 """
 
 from __future__ import annotations
