@@ -88,7 +88,7 @@ def test_evaluation_questions_in_a_cache_never_become_examples(train_records, tm
 
 
 def test_a_sub_question_call_takes_its_hops_answer(train_records, tmp_path):
-    from forage.train.formats import _resolved
+    from forage.train.examples import _resolved
 
     g = _bridge(train_records)
     second = _resolved(g)[1]
