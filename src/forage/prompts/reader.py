@@ -86,7 +86,7 @@ __all__ = [
     "STOP",
     "Exemplar",
     "clean_answer",
+    "flat_reader_prompt",
     "passage_text",
     "reader_block",
-    "flat_reader_prompt",
 ]
