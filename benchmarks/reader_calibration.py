@@ -5,8 +5,8 @@
         --dataset runs/world-test --limit 100
 
 Every model reads the *same* readings, built from a dataset's test split with the tree's reader
-prompt (``forage.hierarchy.tree_prompts.reader_prompt``, exemplars from the dev split, greedy,
-with logprobs) on the embedded backend, and its confidence is the tree's own
+prompt (``forage.hierarchy.tree_prompts.memory_reader_prompt``, exemplars from the dev split,
+greedy, with logprobs) on the embedded backend, and its confidence is the tree's own
 (``forage.hierarchy.plan.confidence``; "unknown" counts as no answer):
 
 - ``whole/answerable``: the whole question over a supporting passage that contains the answer
@@ -40,10 +40,10 @@ from forage.data.scoring import exact_match
 from forage.eval.datasets import open_dataset
 from forage.hierarchy.plan import answer_probability, confidence
 from forage.hierarchy.tree import TOP_ALTERNATIVES
-from forage.hierarchy.tree_prompts import Memory, reader_prompt
+from forage.hierarchy.tree_prompts import Memory, memory_reader_prompt
 from forage.llm.embedded import EmbeddedLLM
-from forage.prompts.common import clean_answer
 from forage.prompts.exemplars import ExemplarSet, dev_example
+from forage.prompts.reader import clean_answer
 from forage.prompts.render import render
 from forage.prompts.spec import titled
 from forage.report.paired import mcnemar
@@ -108,8 +108,8 @@ async def read_all(model: str, rows: Sequence[dict], exemplars: ExemplarSet) -> 
     for r in rows:
         passage = titled(r["doc"].title, r["doc"].text)
         memory = Memory(r["main"], facts=tuple(tuple(f) for f in r["memory"]))
-        spec = reader_prompt(r["question"], passage, memory, exemplars, logprobs=True,
-                             top_logprobs=TOP_ALTERNATIVES, seed=0)
+        spec = memory_reader_prompt(r["question"], passage, memory, exemplars, logprobs=True,
+                                    top_logprobs=TOP_ALTERNATIVES, seed=0)
         response = await llm.complete(render(spec, "completion"))
         choice = response.choices[0]
         first = choice.top_logprobs[0] if choice.top_logprobs else None

@@ -42,8 +42,7 @@ from forage.data.scoring import token_f1
 from forage.data.world import WorldSettings, generate_world
 from forage.data.world.export import write_world
 from forage.eval.datasets import open_dataset
-from forage.hierarchy.plan import parse_numbered_plan
-from forage.hierarchy.tree_prompts import planner_prompt
+from forage.hierarchy.tree_prompts import parse_numbered_plan, planner_prompt
 from forage.llm.models import resolve_model
 from forage.prompts.exemplars import ExemplarSet, dev_example, resolve_placeholders
 from forage.prompts.render import render

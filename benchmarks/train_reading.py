@@ -4,9 +4,9 @@
         [--model smollm2] [--world-seed 1] [--entities 400] [--split dev] [--limit 120]
 
 For every hop of every bridge/comparison question of a generated world's split, the reader prompt
-the strategies use (``forage.prompts.common.reader_prompt``: RAG's, Self-Ask's and ReAct's reader),
-with two reader exemplars from the world's dev split, reads the hop's gold passage and answers the
-hop's resolved sub-question. Both models run greedily in llama-cpp-python, one after the other, on
+the strategies use (``forage.prompts.reader.flat_reader_prompt``: RAG's, Self-Ask's and ReAct's
+reader), with two reader exemplars from the world's dev split, reads the hop's gold passage and
+answers the hop's resolved sub-question. Both models run greedily in llama-cpp-python, one after the other, on
 the same prompts; printed: exact match and token F1 of each, and the ratio. Hops whose question is
 an exemplar's are skipped.
 
@@ -26,11 +26,11 @@ from llama_cpp import Llama
 from forage.core.types import Hit
 from forage.data.scoring import exact_match, token_f1
 from forage.data.world import WorldSettings, generate_world
-from forage.eval.datasets import open_dataset
 from forage.data.world.export import write_world
+from forage.eval.datasets import open_dataset
 from forage.llm.models import resolve_model
-from forage.prompts.common import clean_answer, reader_prompt
 from forage.prompts.exemplars import ExemplarSet, dev_example
+from forage.prompts.reader import clean_answer, flat_reader_prompt
 from forage.prompts.render import render
 
 
@@ -48,8 +48,8 @@ def items(folder: Path, split: str, limit: int) -> tuple[list[tuple[str, str, st
             doc = corpus.get(s.title)
             if doc is None or s.question in taken or not s.answer:
                 continue
-            prompt = render(reader_prompt(s.question, [Hit(doc, 1.0, 0)],
-                                          exemplars=exemplars.reader), "completion").prompt
+            prompt = render(flat_reader_prompt(s.question, [Hit(doc, 1.0, 0)],
+                                               exemplars=exemplars.reader), "completion").prompt
             out.append((prompt, s.answer, s.question))
     return out[:limit], exemplars
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from forage.core.errors import DataError
-from forage.data.formats import Paragraph
 from forage.data.loaders import load, pool_corpus, slugify, split
+from forage.data.records import Paragraph
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / "data"

@@ -1,4 +1,4 @@
-"""Pure parts of the hierarchical engine: plan parsing, dependencies, shares, confidence."""
+"""Pure parts of the hierarchical engine: dependencies, shares, confidence."""
 
 from __future__ import annotations
 
@@ -10,36 +10,11 @@ from forage.hierarchy.plan import (
     PlanStep,
     answer_support,
     confidence,
-    parse_json_plan,
-    parse_numbered_plan,
     ready_steps,
     resolve,
     share,
 )
-
-
-def test_numbered_plan_with_placeholders_becomes_a_dag():
-    plan = parse_numbered_plan(
-        "1. Who founded the Lantern Society?\n2. Where was #1 born?\n3. Who directed Gull?\n"
-        "4. Was #2 older than #3?\n\nQuestion: next"
-    )
-    assert [s.depends_on for s in plan] == [(), (1,), (), (2, 3)]
-
-
-def test_parsing_stops_at_the_first_line_that_is_not_a_step_and_drops_duplicates():
-    plan = parse_numbered_plan("1. Who is A?\n2. Who is A?\n3. Who is B?\nAnswer: x\n4. Who is C?")
-    assert [s.question for s in plan] == ["Who is A?", "Who is B?"]
-
-
-def test_self_and_forward_references_are_read_as_the_previous_step():
-    (a, b) = parse_numbered_plan("1. Who wrote #1 The Gull?\n2. When was #3 built?")
-    assert a.question == "Who wrote The Gull?" and a.depends_on == ()
-    assert b.question == "When was #1 built?" and b.depends_on == (1,)
-
-
-def test_lines_that_are_not_questions_are_dropped():
-    plan = parse_numbered_plan("1. 100\n2. Who wrote Gull?\n3. x")
-    assert [s.question for s in plan] == ["Who wrote Gull?"]
+from forage.hierarchy.tree_prompts import parse_numbered_plan
 
 
 def test_long_copied_answers_get_less_confidence():
@@ -47,17 +22,6 @@ def test_long_copied_answers_get_less_confidence():
     short = confidence("9,800", passage, None)
     copied = confidence("Kestilt is a city with a population of 9,800", passage, None)
     assert short == 1.0 and copied == pytest.approx(6 / 9)
-
-
-def test_json_plan_tolerates_surrounding_text():
-    plan = parse_json_plan('Sure! {"steps": ["Who founded X?", "Where was #1 born?"]} done')
-    assert [s.question for s in plan] == ["Who founded X?", "Where was #1 born?"]
-    assert plan[1].depends_on == (1,)
-
-
-def test_json_plan_falls_back_to_numbered_lines():
-    plan = parse_json_plan("1. Who wrote it?\n2. When was #1 born?")
-    assert [s.question for s in plan] == ["Who wrote it?", "When was #1 born?"]
 
 
 def test_ready_steps_wait_for_their_dependencies():

@@ -10,7 +10,7 @@ import pytest
 
 from forage.core.types import Document, Hit
 from forage.llm.models import ADAPTER_DIR, MODELS, resolve_model, sha256_file
-from forage.prompts.common import reader_prompt
+from forage.prompts.reader import flat_reader_prompt
 from forage.prompts.render import render
 
 
@@ -54,7 +54,7 @@ def test_loading_forage_small_applies_the_adapter(tmp_path):
         llm = EmbeddedLLM(name, n_ctx=1024)
         outs = []
         for q in questions:
-            request = render(reader_prompt(q, passages), llm.capabilities.prompt_profile)
+            request = render(flat_reader_prompt(q, passages), llm.capabilities.prompt_profile)
             outs.append(asyncio.run(llm.complete(request)).text.strip())
         outputs[name] = outs
         del llm

@@ -9,19 +9,19 @@ from forage.core.types import Document, Hit
 from forage.hierarchy.thread_format import stream_prompt
 from forage.hierarchy.tree_prompts import (
     Memory,
+    memory_reader_prompt,
     next_question_prompt,
     planner_prompt,
-    reader_prompt as tree_reader_prompt,
     synthesiser_prompt,
 )
-from forage.prompts.common import reader_prompt
 from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.queries import query_prompt
+from forage.prompts.reader import flat_reader_prompt
 from forage.prompts.render import render, render_example
 from forage.prompts.spec import PromptSpec
+from forage.prompts.verifier import verify_prompt
 from forage.strategies.direct import cot_prompt, cot_text, direct_prompt
 from forage.strategies.ircot import ircot_prompt
-from forage.strategies.queries import query_prompt
-from forage.strategies.verifier import verify_prompt
 
 EX = ExemplarSet.generic()
 E = EX.multi_hop[0]  # In which town was the founder of the Lantern Society born? -> Harrowgate
@@ -38,14 +38,14 @@ def _cases() -> list[tuple[str, PromptSpec, str, int]]:
     facts = [(s.question, s.answer) for s in (FIRST, SECOND)]
     verdict_passage = f"{R.passage}"
     return [
-        ("reader", reader_prompt(R.question, [passage], exemplars=EX.reader), R.answer, 0),
+        ("reader", flat_reader_prompt(R.question, [passage], exemplars=EX.reader), R.answer, 0),
         ("direct", direct_prompt(E.question, EX.multi_hop), E.answer, 0),
         ("cot", cot_prompt(E.question, EX.multi_hop), cot_text(E), 0),
         ("ircot", ircot_prompt(E.question, [step1, step2], [], EX.multi_hop), cot_text(E), 0),
         ("query", query_prompt(E.question, "", exemplars=EX), FIRST.question, 0),
         ("verify", verify_prompt(R.question, verdict_passage, R.answer, exemplars=EX), "Yes", 0),
         ("planner", planner_prompt(E.question, EX), plan, 0),
-        ("tree_reader", tree_reader_prompt(FIRST.question, f"{FIRST.title}: {FIRST.evidence}",
+        ("tree_reader", memory_reader_prompt(FIRST.question, f"{FIRST.title}: {FIRST.evidence}",
                                            Memory(E.question), EX), FIRST.answer, 0),
         ("synthesiser", synthesiser_prompt(E.question, facts, EX), E.answer, 0),
         ("next_question", next_question_prompt(Memory(E.question), EX), FIRST.question, 0),

@@ -15,7 +15,7 @@ from forage.search.testing import StaticSearch
 from forage.runtime.driver import run
 from forage.prompts.exemplars import ExemplarSet
 from forage.prompts.render import render
-from forage.strategies.queries import clean_query, query_prompt, query_shots
+from forage.prompts.queries import clean_query, query_prompt, query_shots
 from forage.strategies.revision import Revision, revise_prompt
 
 FESTIVAL = Document("a", "Marrow Festival",

@@ -12,12 +12,13 @@ from forage.core.errors import ConfigError
 from forage.core.types import Document, Hit, Question
 from forage.llm.base import Capabilities, LLMRequest, LLMResponse
 from forage.llm.testing import FunctionLLM, ScriptedLLM
+from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.reader import flat_reader_prompt
+from forage.prompts.render import render
+from forage.prompts.verifier import verify_prompt, yes_score
+from forage.runtime.driver import run
 from forage.search.bm25 import BM25Search
 from forage.search.corpus import Corpus
-from forage.runtime.driver import run
-from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.common import reader_prompt
-from forage.prompts.render import render
 from forage.strategies.sampling import (
     BestOfN,
     SelfConsistency,
@@ -27,7 +28,6 @@ from forage.strategies.sampling import (
     length_normalised_logprob,
     majority_vote,
 )
-from forage.strategies.verifier import verify_prompt, yes_score
 
 DOCS = Corpus(
     [
@@ -288,7 +288,7 @@ def _hits():
 @pytest.mark.parametrize("profile", ["completion", "chat"])
 def test_sample_and_verify_prompts(profile, snapshot):
     ex = ExemplarSet.generic()
-    sample = render(reader_prompt(Q, _hits(), exemplars=ex.reader, temperature=0.7), profile)
+    sample = render(flat_reader_prompt(Q, _hits(), exemplars=ex.reader, temperature=0.7), profile)
     passage = "Skerry Point: Skerry Point Lighthouse was designed by Odile Maren."
     verify = render(verify_prompt(Q, passage, "Odile Maren", exemplars=ex), profile)
     snapshot(f"sampling_sample_{profile}", sample.text_for_counting())

@@ -8,11 +8,11 @@ from lantern import EX, TOOL, Q  # the shared test corpus
 
 from forage.core.budget import Budget
 from forage.llm.testing import ScriptedLLM
-from forage.search.bm25 import BM25Search
-from forage.runtime.driver import run
 from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.common import reader_prompt
+from forage.prompts.reader import flat_reader_prompt
 from forage.prompts.render import render
+from forage.runtime.driver import run
+from forage.search.bm25 import BM25Search
 from forage.strategies.self_ask import (
     FINAL,
     FOLLOW_UP,
@@ -93,7 +93,7 @@ async def test_exhaustion_answers_with_the_latest_intermediate_answer():
     first = render(self_ask_prompt(Q, "", EX.multi_hop), "completion")
     words = len(first.prompt.split())
     follow_up = "Who founded the Lantern Society?"
-    reader = render(reader_prompt(follow_up, TOOL.search(follow_up, 1), exemplars=EX.reader),
+    reader = render(flat_reader_prompt(follow_up, TOOL.search(follow_up, 1), exemplars=EX.reader),
                     "completion")
     reader_words = len(reader.prompt.split())
     llm = ScriptedLLM([" Yes.\nFollow up: Who founded the Lantern Society?", " Ada Prell"])

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from forage.data.world import WorldSettings, generate_world
-from forage.hierarchy.tree_prompts import Memory, reader_prompt
-from forage.llm.base import LLMRequest, LLMResponse, TokenUsage, Choice
+from forage.hierarchy.tree_prompts import Memory, memory_reader_prompt
+from forage.llm.base import Choice, LLMRequest, LLMResponse, TokenUsage
 from forage.llm.cache import CallCache
 from forage.prompts.exemplars import ExemplarSet
 from forage.prompts.render import render
@@ -30,8 +30,8 @@ def _bridge(records: list[Gold]) -> Gold:
 
 
 def _read(question: str, passage, main: str) -> str:
-    spec = reader_prompt(question, titled(passage.title, passage.text), Memory(main),
-                         ExemplarSet.generic())
+    spec = memory_reader_prompt(question, titled(passage.title, passage.text), Memory(main),
+                                ExemplarSet.generic())
     prompt = render(spec, "completion").prompt
     assert prompt is not None
     return prompt
@@ -88,7 +88,7 @@ def test_evaluation_questions_in_a_cache_never_become_examples(train_records, tm
 
 
 def test_a_sub_question_call_takes_its_hops_answer(train_records, tmp_path):
-    from forage.train.formats import _resolved
+    from forage.train.examples import _resolved
 
     g = _bridge(train_records)
     second = _resolved(g)[1]

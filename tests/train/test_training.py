@@ -23,8 +23,8 @@ import torch  # noqa: E402
 from forage.core.errors import ConfigError  # noqa: E402
 from forage.data.world import WorldSettings  # noqa: E402
 from forage.prompts.exemplars import ExemplarSet  # noqa: E402
+from forage.train.examples import examples_for  # noqa: E402
 from forage.train.export import check_adapter, lora_tensors, write_adapter  # noqa: E402
-from forage.train.formats import examples_for  # noqa: E402
 from forage.train.gold import world_records  # noqa: E402
 from forage.train.trainer import (  # noqa: E402
     TrainSettings,

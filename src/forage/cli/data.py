@@ -25,8 +25,8 @@ from rich.table import Table
 
 from forage.core.errors import ConfigError
 from forage.core.types import Document
-from forage.data.formats import FORMATS
 from forage.data.loaders import DEV_SIZE, Dataset, load
+from forage.data.records import FORMATS
 from forage.eval.datasets import split_dataset
 from forage.eval.recall import RecallReport, evaluate_recall, gold_coverage
 from forage.search.base import SearchTool

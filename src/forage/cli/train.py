@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from forage.core.errors import ConfigError, TrainingFailed, TrainingInterrupted
-from forage.train.formats import FORMATS
+from forage.train.examples import FORMATS
 from forage.train.mixture import MixtureSettings, build_mixture
 
 console = Console()

@@ -1,12 +1,12 @@
 """Load a question-answering dataset file into questions plus the pooled corpus.
 
 ``load(path)`` reads a JSON list or a JSONL file, tells its format from the first record (or takes
-``format=``), parses every record with ``forage.data.formats``, and pools every question's context
+``format=``), parses every record with ``forage.data.records``, and pools every question's context
 paragraphs into one corpus of ``Document``s, de-duplicated by title, with ids that are slugs of the
 titles. A malformed record is logged with its file and line and skipped, or, with ``strict=True``,
 raised as ``DataError``. ``split`` cuts the dev/test split the shared data files use.
 
-Not here: the per-format parsing (``forage.data.formats``), scoring (``forage.data.scoring``),
+Not here: the per-format parsing (``forage.data.records``), scoring (``forage.data.scoring``),
 searching the corpus (``forage.search``).
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from forage.core.errors import DataError, describe_json_error
 from forage.core.types import Document, Question
-from forage.data.formats import FORMATS, Format, MalformedRecord, Paragraph, detect_format
+from forage.data.records import FORMATS, Format, MalformedRecord, Paragraph, detect_format
 
 logger = logging.getLogger(__name__)
 

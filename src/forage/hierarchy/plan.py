@@ -1,16 +1,17 @@
-"""Pure arithmetic and parsing for the hierarchical engine: plans, dependencies, shares, refunds,
-confidence, and when to stop reading.
+"""Pure arithmetic for the hierarchical engine: plans, dependencies, shares, refunds, confidence,
+and when to stop reading.
 
 A plan is a list of sub-questions; a later one may refer to the answer of an earlier one by ``#k``
-(1-based, as in ReWOO and Self-Ask), which makes the plan a DAG. Everything here is a pure function
-tested alone; the engine (``tree``) does the I/O.
+(1-based, as in ReWOO and Self-Ask), which makes the plan a DAG. ``plan_from_questions`` turns
+sub-questions (a planner's, or a dataset's gold decomposition) into ``PlanStep``s. Everything here
+is a pure function tested alone; the engine (``tree``) does the I/O.
 
-Not here: prompts (``tree_prompts``), running anything (``tree``).
+Not here: prompts and reading their replies (``tree_prompts``, which parses a planner's reply into
+a plan), running anything (``tree``).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from forage.core.text import normalize_answer
 from forage.prompts.exemplars import resolve_placeholders
 
-_NUMBERED = re.compile(r"^\s*(\d+)\s*[.):]\s*(.+?)\s*$")
 _REF = re.compile(r"#(\d+)")
 
 
@@ -66,46 +66,9 @@ def _steps(questions: Sequence[str], max_steps: int) -> list[PlanStep]:
 
 
 def plan_from_questions(questions: Sequence[str], *, max_steps: int = 8) -> list[PlanStep]:
-    """A plan from given sub-questions (e.g. a dataset's gold decomposition, for ablations)."""
+    """A plan from sub-questions (a parsed planner reply, or a dataset's gold decomposition for
+    ablations): references fixed, lines that are not questions dropped, at most ``max_steps``."""
     return _steps(list(questions), max_steps)
-
-
-def parse_numbered_plan(text: str, *, max_steps: int = 8) -> list[PlanStep]:
-    """Numbered lines (``1. ...``) up to the first line that is not one; duplicates dropped."""
-    questions: list[str] = []
-    for line in text.splitlines():
-        if not line.strip():
-            if questions:
-                break
-            continue
-        m = _NUMBERED.match(line)
-        if not m:
-            break
-        q = m.group(2).strip()
-        if q and q not in questions:
-            questions.append(q)
-    return _steps(questions, max_steps)
-
-
-def parse_json_plan(text: str, *, max_steps: int = 8) -> list[PlanStep]:
-    """``{"steps": ["...", ...]}`` (or a bare list), tolerant of text around the JSON."""
-    start, end = text.find("{"), text.rfind("}")
-    candidates = [text[start : end + 1]] if 0 <= start < end else []
-    lb, rb = text.find("["), text.rfind("]")
-    if 0 <= lb < rb:
-        candidates.append(text[lb : rb + 1])
-    for raw in candidates:
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError:
-            continue
-        steps = data.get("steps") if isinstance(data, dict) else data
-        if isinstance(steps, list):
-            qs = [
-                (s.get("question") if isinstance(s, dict) else s) for s in steps
-            ]
-            return _steps([q.strip() for q in qs if isinstance(q, str) and q.strip()], max_steps)
-    return parse_numbered_plan(text, max_steps=max_steps)
 
 
 def ready_steps(plan: Sequence[PlanStep], done: set[int], started: set[int]) -> list[PlanStep]:

@@ -49,10 +49,6 @@ from forage.core.budget import Budget
 from forage.core.errors import BudgetExhausted, ConfigError, ContextOverflow
 from forage.core.trace import Action, Task
 from forage.core.types import Hit, Question
-from forage.runtime.base import Answer, Context, InStream, Steps
-from forage.runtime.driver import StreamLines
-from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.common import clean_answer
 from forage.hierarchy.thread_format import (
     NO_RESULT,
     PREFIX_TOKENS,
@@ -67,6 +63,10 @@ from forage.hierarchy.thread_format import (
     step_cost,
     wrap_up_cost,
 )
+from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.reader import clean_answer
+from forage.runtime.base import Answer, Context, InStream, Steps
+from forage.runtime.driver import StreamLines
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ leave a patch when its yield drops below what the habitat gives on average
 (``plan.worth_another_passage``; a run that has gained nothing yet keeps reading).
 
 The budget knob is ``attempts``. Per run, ``Answer.meta`` records the plan(s), peak context tokens
-and total prompt tokens. Not here: prompts (``tree_prompts``), pure arithmetic (``plan``), the
-single-stream KV runtime (``thread``).
+and total prompt tokens. Not here: prompts and their parsers (``tree_prompts``), pure arithmetic
+(``plan``), the single-stream KV runtime (``thread``).
 """
 
 from __future__ import annotations
@@ -41,14 +41,9 @@ from forage.core.budget import Budget
 from forage.core.budget_rules import budget_of
 from forage.core.errors import BudgetExhausted
 from forage.core.trace import Task
-from forage.runtime.base import Answer, Context, Generate, Search, Step, Steps
-from forage.runtime.combinators import gather
-from forage.prompts.exemplars import ExemplarSet
 from forage.hierarchy.plan import (
     PlanStep,
     confidence,
-    parse_json_plan,
-    parse_numbered_plan,
     plan_from_questions,
     ready_steps,
     refund_target,
@@ -56,16 +51,22 @@ from forage.hierarchy.plan import (
     share,
     worth_another_passage,
 )
+from forage.hierarchy.tree_prompts import (
+    Memory,
+    memory_reader_prompt,
+    next_question_prompt,
+    parse_next_question,
+    parse_plan,
+    parse_reader_answer,
+    planner_prompt,
+    synthesiser_prompt,
+)
+from forage.prompts.exemplars import ExemplarSet
 from forage.prompts.parse import clean_answer
 from forage.prompts.render import render
 from forage.prompts.spec import titled
-from forage.hierarchy.tree_prompts import (
-    Memory,
-    next_question_prompt,
-    planner_prompt,
-    reader_prompt,
-    synthesiser_prompt,
-)
+from forage.runtime.base import Answer, Context, Generate, Search, Step, Steps
+from forage.runtime.combinators import gather
 
 log = logging.getLogger(__name__)
 
@@ -242,10 +243,7 @@ class _Run:
         except BudgetExhausted:
             self.exhausted = True
             return [PlanStep(1, goal)]
-        if self.ctx.profile == "chat":
-            steps = parse_json_plan(response.text, max_steps=self.s.max_steps)
-        else:
-            steps = parse_numbered_plan("1. " + response.text, max_steps=self.s.max_steps)
+        steps = parse_plan(response.text, self.ctx.profile, max_steps=self.s.max_steps)
         if not steps:
             log.debug("unusable plan %r; answering %r as one step", response.text, goal)
             steps = [PlanStep(1, goal)]
@@ -279,8 +277,8 @@ class _Run:
             except BudgetExhausted:
                 self.exhausted = True
                 break
-            question = clean_answer(response.text)
-            if not question or question.lower().startswith("none") or question.lower() in asked:
+            question = parse_next_question(response.text)
+            if not question or question.lower() in asked:
                 break
             asked.add(question.lower())
             if depth == 1:
@@ -423,9 +421,10 @@ class _Run:
                 continue
             passage = titled(hit.document.title, hit.document.text)
             notes.append(f"Passage: {passage}")
-            request = render(reader_prompt(question, passage, memory, self.s.exemplars,
-                                           logprobs=self.logprobs,
-                                           top_logprobs=self.top_logprobs, seed=self.ctx.seed),
+            request = render(memory_reader_prompt(question, passage, memory, self.s.exemplars,
+                                                  logprobs=self.logprobs,
+                                                  top_logprobs=self.top_logprobs,
+                                                  seed=self.ctx.seed),
                              self.ctx.profile)
             mark = len(task.actions)
             try:
@@ -435,9 +434,7 @@ class _Run:
                 break
             self.last_read.append(hit.document.title)  # read: a later run need not read it again
             cost = sum(a.cost for a in task.actions[mark:])
-            text = clean_answer(response.text)
-            if text.lower() == "unknown":
-                text = ""
+            text = parse_reader_answer(response.text)
             choice = response.choices[0]
             conf = confidence(text, passage, choice.token_logprobs,
                               choice.top_logprobs[0] if choice.top_logprobs else None)

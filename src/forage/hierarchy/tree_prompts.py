@@ -4,17 +4,26 @@ Working memory is rendered here: every call sees the main question, the path of 
 the conclusions of finished subtasks (``Memory``); the internals of finished subtasks (queries,
 passages) appear only for the subtasks the buffer keeps verbatim. Few-shot material comes from
 ``ExemplarSet`` (a dev split) and is rendered in exactly the format the model must continue. Each
-``*_prompt`` returns a spec (``forage.prompts.spec``) that ``forage.prompts.render`` renders.
+``*_prompt`` returns a spec (``forage.prompts.spec``) that ``forage.prompts.render`` renders, and
+each has its ``parse_*`` beside it, reading the reply in that prompt's format: ``parse_plan`` (a
+numbered list after the ``1.`` cue, or JSON for chat), ``parse_reader_answer`` (``unknown`` is no
+answer), ``parse_next_question`` (``none`` is no question). The synthesiser's reply is a plain
+short answer (``forage.prompts.parse.clean_answer``).
 
-Not here: rendering (``forage.prompts.render``), parsing (``plan``), control flow (``tree``).
+Not here: rendering (``forage.prompts.render``), plan arithmetic (``plan``), control flow
+(``tree``).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from forage.hierarchy.plan import ABSTAIN, PlanStep, plan_from_questions
 from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.parse import clean_answer
 from forage.prompts.spec import Block, Chat, Generation, PromptSpec, titled
 
 PLAN_INSTRUCTION = (
@@ -75,6 +84,56 @@ def planner_prompt(
     )
 
 
+_NUMBERED = re.compile(r"^\s*(\d+)\s*[.):]\s*(.+?)\s*$")
+
+
+def parse_numbered_plan(text: str, *, max_steps: int = 8) -> list[PlanStep]:
+    """Numbered lines (``1. ...``) up to the first line that is not one; duplicates dropped."""
+    questions: list[str] = []
+    for line in text.splitlines():
+        if not line.strip():
+            if questions:
+                break
+            continue
+        m = _NUMBERED.match(line)
+        if not m:
+            break
+        q = m.group(2).strip()
+        if q and q not in questions:
+            questions.append(q)
+    return plan_from_questions(questions, max_steps=max_steps)
+
+
+def parse_json_plan(text: str, *, max_steps: int = 8) -> list[PlanStep]:
+    """``{"steps": ["...", ...]}`` (or a bare list), tolerant of text around the JSON."""
+    start, end = text.find("{"), text.rfind("}")
+    candidates = [text[start : end + 1]] if 0 <= start < end else []
+    lb, rb = text.find("["), text.rfind("]")
+    if 0 <= lb < rb:
+        candidates.append(text[lb : rb + 1])
+    for raw in candidates:
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError:
+            continue
+        steps = data.get("steps") if isinstance(data, dict) else data
+        if isinstance(steps, list):
+            qs = [
+                (s.get("question") if isinstance(s, dict) else s) for s in steps
+            ]
+            return plan_from_questions([q.strip() for q in qs if isinstance(q, str) and q.strip()],
+                                       max_steps=max_steps)
+    return parse_numbered_plan(text, max_steps=max_steps)
+
+
+def parse_plan(text: str, profile: str, *, max_steps: int = 8) -> list[PlanStep]:
+    """The plan in a reply to ``planner_prompt``: JSON for the chat profile; for completion, the
+    numbered lines that continue the query's ``1.`` cue. Empty when the reply holds no plan."""
+    if profile == "chat":
+        return parse_json_plan(text, max_steps=max_steps)
+    return parse_numbered_plan("1. " + text, max_steps=max_steps)
+
+
 def _reader_block(lines: Sequence[str], passage: str, question: str, answer: str = "") -> Block:
     return Block((*lines, f"Passage: {passage}", f"Question: {question}"), "Answer:", answer)
 
@@ -100,10 +159,14 @@ def _reader_shots(exemplars: ExemplarSet) -> list[Block]:
     return shots
 
 
-def reader_prompt(
+def memory_reader_prompt(
     sub_question: str, passage: str, memory: Memory, exemplars: ExemplarSet, *,
     max_tokens: int = 24, logprobs: bool = False, top_logprobs: int = 0, seed: int | None = None,
 ) -> PromptSpec:
+    """The tree executor's reader: answer ``sub_question`` from one ``passage`` with the run's
+    working ``memory`` in view (main question, goals, known facts), or write ``unknown``; the
+    reply is read by ``parse_reader_answer``. Its shots are in the same memory format. The flat
+    strategies' reader sees only passages (``forage.prompts.reader.flat_reader_prompt``)."""
     return PromptSpec(
         instruction=READ_INSTRUCTION,
         shots=tuple(_reader_shots(exemplars)),
@@ -114,6 +177,12 @@ def reader_prompt(
         chat=Chat(hint="Reply with the answer only. If the passage does not say, reply: unknown.",
                   heading=EXAMPLES),
     )
+
+
+def parse_reader_answer(text: str) -> str:
+    """The answer in a reply to the reader prompt; empty when the reader abstains (``unknown``)."""
+    answer = clean_answer(text)
+    return "" if answer.lower() == ABSTAIN else answer
 
 
 def _facts(facts: Sequence[tuple[str, str]]) -> str:
@@ -175,4 +244,11 @@ def next_question_prompt(
         generation=Generation(max_tokens=max_tokens, seed=seed),
         chat=Chat(hint="Reply with the question only.", heading=EXAMPLES),
     )
+
+
+def parse_next_question(text: str) -> str:
+    """The sub-question in a reply to ``next_question_prompt``; empty for ``none`` (the known
+    facts answer the main question) or no reply."""
+    question = clean_answer(text)
+    return "" if question.lower().startswith("none") else question
 

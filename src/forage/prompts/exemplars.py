@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from forage.core.types import Question
-from forage.prompts.common import GENERIC_READER_EXEMPLARS, Exemplar
+from forage.prompts.reader import GENERIC_READER_EXEMPLARS, Exemplar
 from forage.prompts.spec import titled
 
 

@@ -2,10 +2,11 @@
 
 ``clean_answer`` (the first line, without an ``Answer:`` prefix, quotes or a final full stop),
 ``answer_after`` (the answer after the last ``So the (final) answer is:``, the marker chain-of-
-thought prompts end with), ``clean_query`` (a search query) and ``first_sentence``.
+thought prompts end with): the formats several prompts share.
 
-Not here: strategy-specific formats (ReAct actions, Self-Ask continuations, the single-stream
-lines) — they are parsed next to the strategy that defines them; scoring a verifier's verdict.
+Not here: a format that one prompt owns is parsed beside that prompt — search queries
+(``queries``), verdicts (``verifier``), ReAct actions, Self-Ask continuations, IRCoT's next
+sentence, the single-stream lines.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ ANSWER_MARKER = "So the answer is:"
 
 _ANSWER_PREFIX = re.compile(r"^\s*(answer\s*:\s*)", re.IGNORECASE)
 _FINAL = re.compile(r"so\s+the\s+(?:final\s+)?answer\s+is\s*:?", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
 
 
 def clean_answer(text: str) -> str:
@@ -32,17 +32,3 @@ def answer_after(text: str) -> str | None:
     if not matches:
         return None
     return clean_answer(text[matches[-1].end():])
-
-
-def clean_query(text: str) -> str:
-    """The first line of a reply without a ``Search:`` prefix; empty when there is no query."""
-    line = clean_answer(text)
-    if line.lower().startswith("search:"):
-        line = line[len("search:"):].strip()
-    return line[:200]
-
-
-def first_sentence(text: str) -> str:
-    """The first sentence of the first line of ``text`` (whitespace normalised)."""
-    line = " ".join(text.strip().split("\n", 1)[0].split())
-    return _SENTENCE_END.split(line, maxsplit=1)[0] if line else ""

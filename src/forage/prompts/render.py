@@ -11,8 +11,9 @@ same code: its request *is* ``render(spec, profile)``, and its completion is wha
 write after that prompt — ``target`` in the shots' format, ended by the first stop sequence for the
 completion profile, the assistant's reply for chat.
 
-Not here: what a prompt says (the spec builders next to each strategy), parsing replies
-(``forage.prompts.parse``), sending requests.
+Not here: what a prompt says (the spec builders: ``reader``, ``queries``, ``verifier``, and those
+next to each strategy), parsing replies (beside each builder; shared formats in ``parse``),
+sending requests.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Inside ``Parallel`` a refused step's result is the ``BudgetExhausted`` instance 
 Each step names the ``Task`` it works for; the driver charges that task's budget (or the run's) and
 appends the call to the task's actions, so the trace tree is built as a by-product.
 
-Not here: executing steps (``forage.runtime.driver``), prompts (``forage.prompts.common``).
+Not here: executing steps (``forage.runtime.driver``), prompts (``forage.prompts.reader``).
 """
 
 from __future__ import annotations

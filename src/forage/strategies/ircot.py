@@ -18,6 +18,7 @@ Not here: a separate reader stage over all passages (the answer comes from the c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -25,7 +26,7 @@ from forage.core.errors import BudgetExhausted
 from forage.core.types import Hit
 from forage.llm.base import LLMRequest
 from forage.prompts.exemplars import DevExample, ExemplarSet
-from forage.prompts.parse import ANSWER_MARKER, answer_after, clean_answer, first_sentence
+from forage.prompts.parse import ANSWER_MARKER, answer_after, clean_answer
 from forage.prompts.render import render
 from forage.prompts.spec import Block, Chat, Generation, PromptSpec, passage_text, titled
 from forage.runtime.base import Answer, Context, Generate, Search, Steps
@@ -47,6 +48,16 @@ def _exemplar_passages(example: DevExample) -> list[str]:
 
 def _block(passages: Sequence[str], question: str, answer: str = "") -> Block:
     return Block((*(f"Passage: {p}" for p in passages), f"Q: {question}"), "A:", answer)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
+
+
+def first_sentence(text: str) -> str:
+    """The reasoning sentence in a reply to ``ircot_prompt``: the first sentence of its first line
+    (whitespace normalised)."""
+    line = " ".join(text.strip().split("\n", 1)[0].split())
+    return _SENTENCE_END.split(line, maxsplit=1)[0] if line else ""
 
 
 def ircot_prompt(

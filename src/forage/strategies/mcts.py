@@ -1,7 +1,7 @@
 """Tree search: MCTS with UCT over search and answer actions, valued by a model verifier.
 
 A state is the evidence gathered so far (the passages of the searches on the path from the root).
-Actions are ``search(query)``, with queries proposed by the model (``forage.strategies.queries``),
+Actions are ``search(query)``, with queries proposed by the model (``forage.prompts.queries``),
 and ``answer``. Each simulation:
 
 1. **selects** a path from the root by UCT (``ucb``; an unvisited child is tried first),
@@ -9,7 +9,7 @@ and ``answer``. Each simulation:
    samples ``branching`` next queries (the root also searches the question itself, like RAG),
 3. **evaluates** a new search node: runs its search, reads an answer from the node's evidence (the
    ``answer`` action, a terminal leaf) and scores it with the verifier's probability of "yes"
-   (``forage.strategies.verifier``): that is the model-estimated value of the node,
+   (``forage.prompts.verifier``): that is the model-estimated value of the node,
 4. **backpropagates** the value along the path (``backpropagate``).
 
 A revisited answer leaf costs nothing (its value is known). The knob is ``simulations``; each
@@ -21,7 +21,8 @@ be verified, when there is nothing better).
 The completion profile reads and verifies only the newest passage of a path (tiny readers do worse
 with more text); the chat profile reads all the evidence on the path.
 
-Not here: prompts (``prompts``, ``queries``, ``verifier``); any I/O outside the ``steps`` generator.
+Not here: prompts (``forage.prompts``: ``reader``, ``queries``, ``verifier``); any I/O outside
+the ``steps`` generator.
 """
 
 from __future__ import annotations
@@ -33,15 +34,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from forage.core.errors import BudgetExhausted, ConfigError
+from forage.core.text import normalize_answer
 from forage.core.trace import Task
 from forage.core.types import Hit
-from forage.core.text import normalize_answer
-from forage.runtime.base import Answer, Context, Generate, Search, Steps
 from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.common import STOP, clean_answer, passage_text, reader_prompt
+from forage.prompts.queries import clean_query, query_prompt
+from forage.prompts.reader import STOP, clean_answer, flat_reader_prompt, passage_text
 from forage.prompts.render import render
-from forage.strategies.queries import clean_query, query_prompt
-from forage.strategies.verifier import choice_yes_score, verify_prompt
+from forage.prompts.verifier import choice_yes_score, verify_prompt
+from forage.runtime.base import Answer, Context, Generate, Search, Steps
 
 log = logging.getLogger(__name__)
 
@@ -261,8 +262,8 @@ class MCTS:
             node.expanded = True
             return 0.0
         evidence = self._reading(ctx, node)
-        spec = reader_prompt(ctx.question.text, evidence, exemplars=self.exemplars.reader,
-                             max_tokens=self.max_tokens, seed=ctx.seed, chat_stop=STOP)
+        spec = flat_reader_prompt(ctx.question.text, evidence, exemplars=self.exemplars.reader,
+                                  max_tokens=self.max_tokens, seed=ctx.seed, chat_stop=STOP)
         read = yield Generate(render(spec, ctx.profile), task=task, label="answer")
         text = clean_answer(read.text)
         unverified.append(text)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from forage.core.errors import BudgetExhausted
-from forage.runtime.base import Answer, Context, Generate, Search, Steps
 from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.common import clean_answer, reader_prompt
+from forage.prompts.reader import clean_answer, flat_reader_prompt
 from forage.prompts.render import render
+from forage.runtime.base import Answer, Context, Generate, Search, Steps
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,8 @@ class RAG:
             hits = yield Search(question, k=self.k)
         except BudgetExhausted:
             return Answer(text="", task=ctx.root, exhausted=True)
-        spec = reader_prompt(question, hits, exemplars=self.exemplars.reader,
-                             max_tokens=self.max_tokens, seed=ctx.seed)
+        spec = flat_reader_prompt(question, hits, exemplars=self.exemplars.reader,
+                                  max_tokens=self.max_tokens, seed=ctx.seed)
         request = render(spec, ctx.profile)
         sources = tuple(h.document.title for h in hits)
         try:

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 from forage.core.errors import BudgetExhausted
 from forage.core.types import Hit
-from forage.prompts.common import clean_answer, passage_text, reader_prompt
 from forage.prompts.exemplars import DevExample, DevStep, ExemplarSet
+from forage.prompts.reader import clean_answer, flat_reader_prompt, passage_text
 from forage.prompts.render import render
 from forage.prompts.spec import Block, Chat, Generation, PromptSpec, titled
 from forage.runtime.base import Answer, Context, Generate, Search, Steps
@@ -213,8 +213,8 @@ class ReAct:
         text = ""
         if evidence:
             try:
-                spec = reader_prompt(question, evidence, exemplars=self.exemplars.reader,
-                                     max_tokens=self.answer_tokens, seed=ctx.seed)
+                spec = flat_reader_prompt(question, evidence, exemplars=self.exemplars.reader,
+                                          max_tokens=self.answer_tokens, seed=ctx.seed)
                 response = yield Generate(render(spec, ctx.profile), label="fallback read")
                 text = clean_answer(response.text)
             except BudgetExhausted:

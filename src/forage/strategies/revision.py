@@ -2,10 +2,10 @@
 
 The first answer is single-retrieval RAG (search the question, read the top ``k`` passages). Each
 revision round then critiques the current answer with the verifier prompt ("Does the passage
-support the answer to the question?", ``forage.strategies.verifier``). If the critique accepts
+support the answer to the question?", ``forage.prompts.verifier``). If the critique accepts
 (the verdict is "yes", or undecided), the answer stands and the run stops early. If it rejects,
 the strategy revises: with ``research=True`` (CRITIC-style, Gou et al. 2023) the model writes a new
-search query from the question and the passage that failed (``forage.strategies.queries``), the
+search query from the question and the passage that failed (``forage.prompts.queries``), the
 first passage not read before is taken from that search, and the answer is read again; with
 ``research=False`` the next-ranked passages of the first search are read instead. The chat profile
 revises with every passage seen so far and the rejected answers in view; the completion profile
@@ -15,7 +15,8 @@ The knob is ``rounds``, the maximum number of critique-and-revise rounds. When r
 last revision is the answer; on ``BudgetExhausted`` the answer read last is returned, marked
 exhausted. Each round is a subtask of the trace.
 
-Not here: the verifier and query prompts (``verifier``, ``queries``), parallel sampling.
+Not here: the verifier and query prompts (``forage.prompts``: ``verifier``, ``queries``),
+parallel sampling.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ from dataclasses import dataclass, field
 from forage.core.errors import BudgetExhausted, ConfigError
 from forage.core.trace import Task
 from forage.core.types import Hit
-from forage.prompts.common import STOP, clean_answer, passage_text, reader_prompt
 from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.queries import clean_query, query_prompt
+from forage.prompts.reader import STOP, clean_answer, flat_reader_prompt, passage_text
 from forage.prompts.render import render
-from forage.runtime.base import Answer, Context, Generate, Search, Steps
 from forage.prompts.spec import PromptSpec
-from forage.strategies.queries import clean_query, query_prompt
-from forage.strategies.verifier import verify_prompt, yes_score
+from forage.prompts.verifier import verify_prompt, yes_score
+from forage.runtime.base import Answer, Context, Generate, Search, Steps
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,8 @@ def revise_prompt(
     if rejected:
         note = ("Answers already judged unsupported by the passages: "
                 + ("; ".join(a for a in rejected if a) or "none"))
-    return reader_prompt(question, hits, exemplars=exemplars.reader, max_tokens=max_tokens,
-                         seed=seed, chat_stop=STOP, chat_note=note)
+    return flat_reader_prompt(question, hits, exemplars=exemplars.reader, max_tokens=max_tokens,
+                              seed=seed, chat_stop=STOP, chat_note=note)
 
 
 @dataclass(frozen=True)

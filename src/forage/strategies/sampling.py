@@ -13,7 +13,7 @@ the N samples).
 - ``BestOfN``: the sample with the best verifier score. ``verifier="logprob"``: the
   length-normalised sequence log-probability (the backend must return logprobs).
   ``verifier="self_eval"``: the model judges each distinct candidate against the passage
-  (``forage.strategies.verifier``), scored by the probability of "yes" when ``logprobs`` is on and
+  (``forage.prompts.verifier``), scored by the probability of "yes" when ``logprobs`` is on and
   the backend declares logprobs, else by the sampled verdict; ties go to the answer more samples
   gave, then to the one sampled first. With ``adaptive=True`` its sampling phase stops the same
   way (on the vote of the answers drawn), then it verifies the distinct candidates drawn
@@ -26,7 +26,8 @@ The knob of both is N. On ``BudgetExhausted`` they answer with the samples they 
 batch of N is retried with fewer samples, halving down to one), and best-of-N falls back to the
 vote when it could verify no candidate.
 
-Not here: retrieval beyond the first search, prompts (``prompts``, ``verifier``).
+Not here: retrieval beyond the first search, prompts (``forage.prompts``: ``reader``,
+``verifier``).
 """
 
 from __future__ import annotations
@@ -38,14 +39,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from forage.core.errors import BudgetExhausted, ConfigError
-from forage.core.types import Hit
 from forage.core.text import normalize_answer
+from forage.core.types import Hit
 from forage.llm.base import Choice, LLMRequest
-from forage.runtime.base import Answer, Context, Generate, Parallel, Search, Steps
 from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.common import STOP, clean_answer, passage_text, reader_prompt
+from forage.prompts.reader import STOP, clean_answer, flat_reader_prompt, passage_text
 from forage.prompts.render import render
-from forage.strategies.verifier import choice_yes_score, verify_prompt
+from forage.prompts.verifier import choice_yes_score, verify_prompt
+from forage.runtime.base import Answer, Context, Generate, Parallel, Search, Steps
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,7 @@ class SelfConsistency:
         hits = yield from _retrieve(ctx, self.k)
         if hits is None:
             return _exhausted(ctx)
-        base = render(reader_prompt(
+        base = render(flat_reader_prompt(
             ctx.question.text, hits, exemplars=self.exemplars.reader, max_tokens=self.max_tokens,
             temperature=self.temperature, chat_stop=STOP,  # one line per sample, in both profiles
         ), ctx.profile)
@@ -262,7 +263,7 @@ class BestOfN:
         hits = yield from _retrieve(ctx, self.k)
         if hits is None:
             return _exhausted(ctx)
-        base = render(reader_prompt(
+        base = render(flat_reader_prompt(
             ctx.question.text, hits, exemplars=self.exemplars.reader, max_tokens=self.max_tokens,
             temperature=self.temperature, logprobs=self.verifier == "logprob", chat_stop=STOP,
         ), ctx.profile)

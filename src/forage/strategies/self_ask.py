@@ -21,7 +21,7 @@ else the latest intermediate answer.
 Exemplars: the dev split's multi-hop examples, their resolved sub-questions as follow-ups and
 sub-answers as intermediate answers.
 
-Not here: the reader prompt itself (``forage.prompts.common``), rendering (``forage.prompts``).
+Not here: the reader prompt itself (``forage.prompts.reader``), rendering (``forage.prompts``).
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 
 from forage.core.errors import BudgetExhausted
 from forage.llm.base import LLMRequest
-from forage.prompts.common import clean_answer, reader_prompt
 from forage.prompts.exemplars import DevExample, ExemplarSet
 from forage.prompts.parse import answer_after
+from forage.prompts.reader import clean_answer, flat_reader_prompt
 from forage.prompts.render import render
 from forage.prompts.spec import Block, Chat, Generation, PromptSpec
 from forage.runtime.base import Answer, Context, Generate, Search, Steps
@@ -170,8 +170,9 @@ class SelfAsk:
                 sources += [h.document.title for h in hits]
                 intermediate = ""
                 if hits:
-                    spec = reader_prompt(step.follow_up, hits, exemplars=self.exemplars.reader,
-                                         max_tokens=self.answer_tokens, seed=ctx.seed)
+                    spec = flat_reader_prompt(step.follow_up, hits,
+                                              exemplars=self.exemplars.reader,
+                                              max_tokens=self.answer_tokens, seed=ctx.seed)
                     read = yield Generate(render(spec, ctx.profile), label=f"read {turn + 1}")
                     intermediate = clean_answer(read.text)
                 transcript += (

@@ -33,7 +33,7 @@ from pathlib import Path
 from forage.core.errors import DataError
 from forage.core.text import normalize_answer
 from forage.prompts.spec import continue_text
-from forage.train.formats import Example, _resolved
+from forage.train.examples import Example, _resolved
 from forage.train.gold import Gold
 from forage.train.guard import Guard
 

@@ -19,7 +19,7 @@ Sources:
 
 ``to_dev_example`` turns a record into the ``DevExample`` the strategies' exemplar code reads.
 
-Not here: rendering prompts (``forage.train.formats``), choosing and mixing (``mixture``),
+Not here: rendering prompts (``forage.train.examples``), choosing and mixing (``mixture``),
 deciding what may not be trained on (``guard``).
 """
 
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forage.core.errors import DataError
-from forage.data.formats import join_sentences
+from forage.data.records import join_sentences
 from forage.data.world import WorldSettings, generate_world
 from forage.prompts.exemplars import DevExample, DevStep
 from forage.train.guard import check_train_world

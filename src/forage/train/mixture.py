@@ -16,7 +16,8 @@ The same settings give the same examples, byte for byte; ``Mixture.digest`` is t
 JSON lines. ``save``/``load`` write and read ``examples.jsonl`` and ``mixture.json`` (settings,
 counts, digest, the guard's digest).
 
-Not here: the formats (``formats``), what is forbidden (``guard``), tokenising (``trainer``).
+Not here: rendering each format's examples (``examples``), what is forbidden (``guard``),
+tokenising (``trainer``).
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ from pathlib import Path
 
 from forage.core.errors import ConfigError, DataError
 from forage.data.world import WorldSettings
-from forage.prompts.common import Exemplar
 from forage.prompts.exemplars import DevExample, DevStep, ExemplarSet
+from forage.prompts.reader import Exemplar
 from forage.prompts.spec import titled
 from forage.train.calls import FORMAT as CALLS
 from forage.train.calls import reader_calls, relabel
-from forage.train.formats import FORMATS, Example, examples_for
+from forage.train.examples import FORMATS, Example, examples_for
 from forage.train.gold import Gold, records_in, to_dev_example, world_records
 from forage.train.guard import Guard, check_train_seed, eval_guard
 

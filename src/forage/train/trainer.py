@@ -46,7 +46,7 @@ from typing import Any
 
 from forage.core.errors import ConfigError, TrainingInterrupted
 from forage.llm.models import resolve_model
-from forage.train.formats import Example
+from forage.train.examples import Example
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ import pytest
 
 from forage.core.budget import Budget
 from forage.core.types import Document, Hit, Question
+from forage.data.world import WorldSettings
 from forage.hierarchy.thread_format import render_preamble
 from forage.hierarchy.tree import Tree
 from forage.llm.base import LLMRequest
@@ -24,8 +25,7 @@ from forage.strategies.ircot import IRCoT
 from forage.strategies.rag import RAG
 from forage.strategies.react import ReAct
 from forage.strategies.self_ask import SelfAsk
-from forage.data.world import WorldSettings
-from forage.train.formats import FORMATS, examples_for, pruned, thread_lines
+from forage.train.examples import FORMATS, examples_for, pruned, thread_lines
 from forage.train.gold import Gold, world_records
 
 SHOTS = ExemplarSet.generic()
@@ -83,7 +83,7 @@ async def replay(strategy, g: Gold, answers: dict[str, str], routes: dict[str, D
 
 
 def _routes(g: Gold) -> dict[str, Document]:
-    from forage.train.formats import _resolved
+    from forage.train.examples import _resolved
 
     return {s.question: _doc(h.passage) for s, h in zip(_resolved(g), g.hops, strict=True)}
 
@@ -194,7 +194,7 @@ def test_every_format_renders_through_the_completion_renderer(records):
 
 
 def test_calibration_examples_are_balanced_so_the_question_shape_predicts_nothing(records):
-    from forage.train.formats import _resolved
+    from forage.train.examples import _resolved
 
     rng = random.Random(0)  # one stream, as the mixture draws
     made = [(g, e) for _ in range(4) for g in records

@@ -1,4 +1,4 @@
-"""How each dataset format's records become a ``Question`` and its context paragraphs.
+"""Dataset records: how each dataset format's records become a ``Question`` and its paragraphs.
 
 One parser per format, each a pure function from one decoded JSON record to a ``Parsed`` value, and
 one ``detect`` predicate per format that recognises a record by its keys. The parsers raise

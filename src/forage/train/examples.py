@@ -34,21 +34,21 @@ from forage.core.types import Document, Hit
 from forage.hierarchy.thread_format import prefix, result_text, stream_prompt
 from forage.hierarchy.tree_prompts import (
     Memory,
+    memory_reader_prompt,
     next_question_prompt,
     planner_prompt,
     synthesiser_prompt,
 )
-from forage.hierarchy.tree_prompts import reader_prompt as tree_reader_prompt
-from forage.prompts.common import reader_prompt
 from forage.prompts.exemplars import DevExample, DevStep, ExemplarSet
 from forage.prompts.parse import ANSWER_MARKER
+from forage.prompts.reader import flat_reader_prompt
 from forage.prompts.render import TrainingPair, render, render_example
 from forage.prompts.spec import Block, PromptSpec, continue_text, passage_text, titled
+from forage.prompts.verifier import verify_prompt
 from forage.strategies.direct import reasoning_sentences
 from forage.strategies.ircot import ircot_prompt
 from forage.strategies.react import react_prompt, trajectory_block
 from forage.strategies.self_ask import FINAL, FOLLOW_UP, INTERMEDIATE, self_ask_prompt
-from forage.strategies.verifier import verify_prompt
 from forage.train.gold import Gold, Passage, to_dev_example
 
 PROFILE = "completion"
@@ -130,7 +130,7 @@ def read_pairs(g: Gold, shots: ExemplarSet, rng: random.Random) -> Pairs:
     assert p is not None
     known = tuple((s.question, s.answer) for s in steps[:i])
     memory = Memory(g.question, facts=known)
-    yield tree_reader_prompt(steps[i].question, titled(p.title, p.text), memory, shots), \
+    yield memory_reader_prompt(steps[i].question, titled(p.title, p.text), memory, shots), \
         steps[i].answer
 
 
@@ -163,8 +163,8 @@ def abstain_pairs(g: Gold, shots: ExemplarSet, rng: random.Random) -> Pairs:
     question, known, j = rng.choice(cases)
     p = passages[j]
     assert p is not None
-    yield tree_reader_prompt(question, titled(p.title, p.text), Memory(g.question, facts=known),
-                             shots), "unknown"
+    yield memory_reader_prompt(question, titled(p.title, p.text), Memory(g.question, facts=known),
+                               shots), "unknown"
 
 
 CALIB_CELLS = (("whole", True), ("whole", False), ("part", True), ("part", False))
@@ -220,8 +220,8 @@ def calib_pairs(g: Gold, shots: ExemplarSet, rng: random.Random) -> Pairs:
     question, known, p = rng.choice(cells[kind, states])
     answer = g.answer if kind == "whole" else dict(
         (s.question, s.answer) for s in _resolved(g))[question]
-    yield tree_reader_prompt(question, titled(p.title, p.text), Memory(g.question, facts=known),
-                             shots), answer if states else "unknown"
+    yield memory_reader_prompt(question, titled(p.title, p.text), Memory(g.question, facts=known),
+                               shots), answer if states else "unknown"
 
 
 def synth_pairs(g: Gold, shots: ExemplarSet, rng: random.Random) -> Pairs:
@@ -284,7 +284,7 @@ def rag_pairs(g: Gold, shots: ExemplarSet, rng: random.Random) -> Pairs:
         # A one-hop question is itself what RAG searches and reads for; a hop of a longer one is
         # what Self-Ask's and ReAct's reader is asked.
         question = g.question if len(steps) == 1 and rng.random() < 0.5 else steps[i].question
-        yield reader_prompt(question, [_hit(p)], exemplars=shots.reader), steps[i].answer
+        yield flat_reader_prompt(question, [_hit(p)], exemplars=shots.reader), steps[i].answer
     elif g.passages and g.answer and not g.hops:
         stating = [p for p in g.passages if g.answer.lower() in p.text.lower()]
         hits = [_hit(p, r) for r, p in enumerate(stating[:1] or g.passages)]
@@ -292,7 +292,7 @@ def rag_pairs(g: Gold, shots: ExemplarSet, rng: random.Random) -> Pairs:
             shuffled = list(g.passages[:2])
             rng.shuffle(shuffled)
             hits = [_hit(p, r) for r, p in enumerate(shuffled)]
-        yield reader_prompt(g.question, hits, exemplars=shots.reader), g.answer
+        yield flat_reader_prompt(g.question, hits, exemplars=shots.reader), g.answer
 
 
 def react_pairs(g: Gold, shots: ExemplarSet, rng: random.Random) -> Pairs:

@@ -1,15 +1,16 @@
-"""The reader prompt (passage, question -> short answer) and its generic exemplars.
+"""The flat reader prompt (passages, question -> short answer) and its generic exemplars.
 
 ``completion`` profile: a few-shot completion prompt in a plain line format, the only kind the tiny
 embedded models follow. ``chat`` profile: a system instruction and one user message, for capable
 chat models. Exemplars are passed in: benchmarks take them from a dataset's dev split; ``forage ask``
 uses ``GENERIC_READER_EXEMPLARS``, hand-written about invented things that appear in no dataset.
 
-``reader_prompt`` is the spec (``forage.prompts.render`` renders it). ``passage_text`` and
-``clean_answer`` are re-exported from ``spec`` and ``parse`` for the strategies that import them
-from here.
+``flat_reader_prompt`` is the spec (``forage.prompts.render`` renders it); its reply is a short
+answer, read by ``clean_answer`` (``parse``, re-exported here with ``spec``'s ``passage_text`` for
+the strategies that import them from here). ``STOP`` ends one-line replies.
 
-Not here: rendering (``render``), parsing (``parse``), strategy logic.
+Not here: rendering (``render``), the tree executor's reader with working memory
+(``forage.hierarchy.tree_prompts.memory_reader_prompt``), strategy logic.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def reader_block(passage: str, question: str, answer: str = "") -> Block:
     return Block((f"Passage: {passage}", f"Question: {question}"), "Answer:", answer)
 
 
-def reader_prompt(
+def flat_reader_prompt(
     question: str,
     hits: Sequence[Hit],
     *,
@@ -64,7 +65,10 @@ def reader_prompt(
     chat_stop: tuple[str, ...] = (),
     chat_note: str = "",
 ) -> PromptSpec:
-    """Read ``hits`` and answer ``question`` in a short phrase."""
+    """The flat reader: answer ``question`` in a short phrase from ``hits`` alone, with no memory
+    of a run (RAG's reader, and the reader of the other flat strategies). The tree's executor
+    reads with its working memory in view instead (``forage.hierarchy.tree_prompts``'s
+    ``memory_reader_prompt``)."""
     return PromptSpec(
         instruction=READER_INSTRUCTION,
         shots=tuple(reader_block(e.passage, e.question, e.answer) for e in exemplars),
@@ -82,7 +86,7 @@ __all__ = [
     "STOP",
     "Exemplar",
     "clean_answer",
+    "flat_reader_prompt",
     "passage_text",
     "reader_block",
-    "reader_prompt",
 ]

@@ -1,7 +1,7 @@
 """Next-search-query prompts: given the question and what is known, what should be searched next?
 
-``query_prompt`` is the spec (``forage.prompts``); ``clean_query``
-(``forage.prompts.parse``) reads a query from the reply. The few-shot examples come from dev
+``query_prompt`` is the spec (``forage.prompts.render`` renders it); ``clean_query`` reads the query
+from the reply. The few-shot examples come from dev
 decompositions (``ExemplarSet.multi_hop``): for hop *i* of a dev question, "Known" is the evidence
 of hop *i-1* (or nothing yet) and "Search" is hop *i*'s resolved sub-question. Used by sequential
 revision (a new search after a rejected answer) and MCTS (the search actions an expansion proposes).
@@ -11,9 +11,9 @@ Not here: running searches or deciding when to search.
 
 from __future__ import annotations
 
-from forage.prompts.common import STOP
 from forage.prompts.exemplars import ExemplarSet
-from forage.prompts.parse import clean_query
+from forage.prompts.parse import clean_answer
+from forage.prompts.reader import STOP
 from forage.prompts.spec import Block, Chat, Generation, PromptSpec, titled
 
 QUERY_INSTRUCTION = "Write the next search query needed to answer the question."
@@ -55,6 +55,14 @@ def query_prompt(
         generation=Generation(max_tokens=max_tokens, temperature=temperature, seed=seed, n=n),
         chat=Chat(hint="Reply with the query only.", stop=STOP),
     )
+
+
+def clean_query(text: str) -> str:
+    """The first line of a reply without a ``Search:`` prefix; empty when there is no query."""
+    line = clean_answer(text)
+    if line.lower().startswith("search:"):
+        line = line[len("search:"):].strip()
+    return line[:200]
 
 
 __all__ = ["NOTHING_KNOWN", "QUERY_INSTRUCTION", "clean_query", "query_prompt",

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from forage.llm.base import Choice
-from forage.prompts.common import STOP
 from forage.prompts.exemplars import ExemplarSet
+from forage.prompts.reader import STOP
 from forage.prompts.spec import Block, Chat, Generation, PromptSpec, titled
 
 VERIFY_INSTRUCTION = "Does the passage support the answer to the question? Reply Yes or No."
