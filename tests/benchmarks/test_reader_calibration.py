@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+from benchmark_scripts import load_benchmark
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _benchmark(name: str):  # a script in benchmarks/, not a package
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-rc = _benchmark("reader_calibration")
+rc = load_benchmark("reader_calibration")
 
 
 def test_the_paired_line_counts_discordant_readings_and_uses_exact_mcnemar():
