@@ -165,7 +165,7 @@ def allocation_tables(summary: AllocationSummary) -> list[Table]:
             table = Table(title=f"{name}: {pol.policy} against uniform budgets "
                                 f"({entry.metric}, n = {entry.n_questions}; paired 95% CIs)")
             table.caption = ("frontier: the uniform configurations' Pareto frontier at the level's "
-                             "spent compute; oracle: unattainable bound; share: of the oracle's "
+                             "spent compute (flat past the costliest); oracle: unattainable bound; share: of the oracle's "
                              "gain over the frontier. " + match_text(pol.compute_to_match))
             for col in ("mean budget", "score", "spent", "frontier", "gap [CI]",
                         "gap in questions", "oracle", "share", "rungs"):

@@ -250,16 +250,15 @@ def oracle_curve(uniform_results: Iterable[Result], mean_budgets: Iterable[float
 
 def frontier_at(points: Sequence[Point], compute: float) -> tuple[float | None, str | None]:
     """(score, None) of the uniform Pareto frontier of ``points`` at ``compute``: linear in log
-    compute between frontier points, flat from the last one to the costliest point; (None,
-    reason) outside [cheapest, costliest] compute."""
+    compute between frontier points, flat from the last one on -- beyond the costliest measured
+    configuration too, where it is the best score any measured uniform configuration reached with
+    at most ``compute`` units; (None, reason) below the cheapest configuration."""
     if not points:
         return None, "no uniform configuration"
     front = pareto_frontier(points)
-    lo, hi = front[0].compute, max(p.compute for p in points)
+    lo = front[0].compute
     if _log(compute) < _log(lo) - 1e-12:
         return None, f"below the cheapest uniform configuration ({lo:.1f} units)"
-    if _log(compute) > _log(hi) + 1e-12:
-        return None, f"beyond the costliest uniform configuration ({hi:.1f} units)"
     if compute >= front[-1].compute:
         return front[-1].score, None
     return interpolate(front, compute), None

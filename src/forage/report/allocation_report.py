@@ -282,7 +282,8 @@ def allocation_html(summary: AllocationSummary,
     body = ['<section class="allocation"><h2>Allocation: adaptive against uniform</h2>',
             f"<p>score: <b>{_e(summary.metric)}</b>, against mean compute actually spent per "
             "question. The frontier is the uniform configurations' Pareto frontier at the "
-            "level's spent compute (linear in log compute); gap = adaptive minus frontier, also "
+            "level's spent compute (linear in log compute; past the costliest configuration, the "
+            "best score any reached); gap = adaptive minus frontier, also "
             "in questions (gap x n); share = (adaptive - frontier) / (oracle - frontier). "
             "Intervals: paired bootstrap 95% over questions "
             f"({summary.n_boot} resamples, seed {summary.seed}). "
