@@ -154,7 +154,17 @@ def test_an_adaptive_bench_spends_one_batch_budget_per_level_and_resumes_from_it
         small_world, tmp_path):
     out = tmp_path / "out"
     kwargs = {"strategies": None, "allocation": "adaptive", "limit": 4, "budgets": [400, 900]}
-    run = _bench(small_world.path, out, llm=_llm(" unknown\n"), **kwargs)
+    steps = []
+
+    class Steps(BenchProgress):
+        def step(self, step):
+            steps.append(step)
+
+    run = _bench(small_world.path, out, llm=_llm(" unknown\n"), progress=Steps(), **kwargs)
+    # every rung run was reported as it happened, none from the journal on a first run
+    assert steps and not any(s.replayed for s in steps)
+    assert {s.mean_budget for s in steps} == {400.0, 900.0} and all(s.of == 4 for s in steps)
+    assert sum(len(r.trace["rungs"]) for r in run.results) == len(steps)
     assert {r.strategy for r in run.results} == {"adaptive"}
     assert len(run.results) == 8  # 4 questions x 2 levels
     for level in (400.0, 900.0):
@@ -178,8 +188,10 @@ def test_an_adaptive_bench_spends_one_batch_budget_per_level_and_resumes_from_it
         db.execute("DELETE FROM results")
     db.close()
     silent = FunctionLLM(lambda request: " unknown\n")
-    again = _bench(small_world.path, out, llm=silent, **kwargs)
+    steps.clear()
+    again = _bench(small_world.path, out, llm=silent, progress=Steps(), **kwargs)
     assert silent.requests == []
+    assert steps and all(s.replayed for s in steps)
     assert [r.compute for r in again.results] == [r.compute for r in run.results]
 
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from forage.allocation.policy import CascadeSettings, Outcome, QuestionState, Rung, cascade
@@ -47,6 +49,20 @@ from forage.runtime.registry import StrategySpec
 from forage.search.base import SearchTool
 
 POLICY = "adaptive"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One rung run of a batch, as progress: which batch, which question (index of ``of``), what
+    it gave, and whether it was replayed from the journal instead of run."""
+
+    dataset: str
+    mean_budget: float
+    question: int
+    of: int
+    record: StepRecord
+    replayed: bool
+
 # How a sweep names the cascade's cells (it is not a per-question strategy: ``Sweep`` runs it).
 ADAPTIVE_SPEC = StrategySpec(POLICY, "forage.allocation.cascade:run_batch", "", (),
                              "one batch budget: read every question once, then climb the ladder "
@@ -125,9 +141,11 @@ async def run_batch(
     store: StepStore | None = None,
     dataset: str = "",
     budget_level: int | None = None,
+    on_step: Callable[[Step], None] | None = None,
 ) -> list[Result]:
     """Answer every question out of one budget of ``mean_budget x len(questions)`` units; one
-    ``Result`` per question (in order), ``allocation="adaptive"``. See the module docstring."""
+    ``Result`` per question (in order), ``allocation="adaptive"``. See the module docstring.
+    ``on_step`` is called after each rung run (``Step``; ``replayed``: it came from ``store``)."""
     for r in settings.ladder:
         if r.name not in RUNG_SETTINGS:
             raise ConfigError(f"unknown rung {r.name!r}: choose from {', '.join(RUNG_SETTINGS)}")
@@ -144,12 +162,16 @@ async def run_batch(
             key: StepKey = (dataset, POLICY, float(mean_budget), seed, q.id,
                             len(records[ask.question]))
             record = store.step(key)
-            if record is None or record.rung != rung or abs(record.grant - ask.grant) > 1e-6:
+            replayed = record is not None and record.rung == rung and abs(
+                record.grant - ask.grant) <= 1e-6
+            if not replayed:
                 record = await run_rung(rung, q, priors[ask.question], ask.grant, llm=llm,
                                         tools=tools, exemplars=exemplars, seed=seed, cache=cache,
                                         cost_model=cost_model, threshold=settings.threshold)
                 store.record_step(key, record)
             records[ask.question].append(record)
+            if on_step is not None:
+                on_step(Step(dataset, float(mean_budget), ask.question, n, record, replayed))
             priors[ask.question] = Prior.from_meta(record.answer, record.confidence,
                                                    record.trace.get("meta", {}))
             ask = plan.send(Outcome(record.answer, record.confidence, record.spent,
@@ -197,6 +219,7 @@ __all__ = [
     "POLICY",
     "RUNG_HELP",
     "RUNG_SETTINGS",
+    "Step",
     "StepKey",
     "StepRecord",
     "StepStore",

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from forage.allocation.cascade import ladder_of
+from forage.allocation.cascade import Step, ladder_of
 from forage.allocation.policy import CascadeSettings
 from forage.core.errors import ConfigError, SweepFailed
 from forage.eval.datasets import SPLITS, SweepDataset, open_dataset, parse_hops
@@ -75,6 +75,10 @@ class BenchProgress:
 
     def failure(self, cell: Cell, why: str) -> None:
         """A cell raised; it is not journaled."""
+
+    def step(self, step: Step) -> None:
+        """An adaptive batch ran (or replayed) one rung for one question; its cells come when the
+        whole batch is done."""
 
     def end(self) -> None:
         """Every cell has run (or failed)."""
@@ -279,7 +283,7 @@ def bench(
                 runner = workers
             hooks.start(sweep)
             outcome = run_sync(sweep.run(executor=runner, journal=journal, on_cell=hooks.cell,
-                                         on_failure=hooks.failure))
+                                         on_failure=hooks.failure, on_step=hooks.step))
             hooks.end()
         finally:
             if cache is not None:

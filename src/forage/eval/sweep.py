@@ -33,7 +33,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-from forage.allocation.cascade import ADAPTIVE_SPEC, run_batch
+from forage.allocation.cascade import ADAPTIVE_SPEC, Step, run_batch
 from forage.allocation.policy import CascadeSettings
 from forage.core.budget import CostModel
 from forage.core.budget_rules import check_budgets, knob_for, min_budget
@@ -182,6 +182,7 @@ class Sweep:
         executor: Executor | None = None,
         on_cell: Callable[[Cell, Result, bool], None] | None = None,
         on_failure: Callable[[Cell, str], None] | None = None,
+        on_step: Callable[[Step], None] | None = None,
     ) -> SweepRun:
         """Run every cell the journal lacks; returns the results of all planned cells, in plan order.
 
@@ -215,7 +216,8 @@ class Sweep:
             if not isinstance(executor, LocalExecutor):
                 raise ConfigError("--allocation adaptive runs on the local executor (one batch "
                                   "decides as it goes); leave out --executor ray")
-            return await self._run_batches(plan, done, journal, executor, on_cell, on_failure)
+            return await self._run_batches(plan, done, journal, executor, on_cell, on_failure,
+                                           on_step)
         todo = []
         for cell in plan:
             prior = done.get(cell.key)
@@ -251,6 +253,7 @@ class Sweep:
         self, plan: list[Cell], done: Mapping[CellKey, Result], journal: Journal,
         executor: LocalExecutor, on_cell: Callable[[Cell, Result, bool], None] | None,
         on_failure: Callable[[Cell, str], None] | None,
+        on_step: Callable[[Step], None] | None = None,
     ) -> SweepRun:
         """The adaptive allocation: one cascade per (dataset, seed, budget level), its rung runs
         journaled as steps, its per-question results journaled as cells."""
@@ -274,7 +277,7 @@ class Sweep:
                     [c.question for c in cells], mean_budget=cells[0].budget, llm=executor.llm,
                     tools=tools, exemplars=self.exemplar_set(ds), settings=self.allocation,
                     seed=seed, cache=executor.cache, cost_model=self.cost_model, store=journal,
-                    dataset=name, budget_level=level)
+                    dataset=name, budget_level=level, on_step=on_step)
             except ABORT:
                 raise
             except Exception as e:  # this batch fails; the others still run
