@@ -7,6 +7,11 @@ Prints Markdown for docs/LOG.md: per dataset, one row per strategy and budget wi
 score, F1 and mean compute, then each run's best flat strategy, the hierarchy's compute-to-match
 against it and the area under the shared part of the log-compute curve. The runs must score the
 same questions (same datasets, split, limit and budgets); a mismatch is refused.
+
+When each results.json has its sweep's journal.sqlite beside it, every run after the first also
+gets a paired column per cell: its difference from the first run on the same questions with a
+paired bootstrap 95% interval, and McNemar's exact p for right/wrong (em, acc)
+(``forage.report.paired``).
 """
 
 from __future__ import annotations
@@ -17,12 +22,44 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from forage.eval.journal import journaled_results
+from forage.report.paired import mcnemar, paired_bootstrap
+
 
 def load(label_path: str) -> tuple[str, dict[str, Any]]:
     label, sep, path = label_path.partition("=")
     if not sep or not label or not path:
         raise SystemExit(f"error: expected LABEL=path/to/results.json, got {label_path!r}")
     return label, json.loads(Path(path).read_text())
+
+
+Rows = dict[tuple[str, str, float], dict[tuple[str, int], float]]
+
+
+def per_question(label_path: str, metric: str) -> Rows | None:
+    """Each cell's per-question scores from the journal beside the results.json (None without)."""
+    journal = Path(label_path.partition("=")[2]).with_name("journal.sqlite")
+    if not journal.is_file():
+        return None
+    out: Rows = {}
+    for r in journaled_results(journal):
+        out.setdefault((r.dataset, r.strategy, float(r.budget)), {})[(r.question_id, r.seed)] = \
+            float(getattr(r, metric))
+    return out
+
+
+def paired_text(first: dict[tuple[str, int], float], other: dict[tuple[str, int], float],
+                metric: str) -> str:
+    """other - first on the questions both scored: paired bootstrap CI, McNemar p (binary scores)."""
+    ids = sorted(set(first) & set(other))
+    if len(ids) < 2:
+        return "n/a"
+    x, y = [other[i] for i in ids], [first[i] for i in ids]
+    d = paired_bootstrap(x, y)
+    text = f"{d.estimate:+.3f} [{d.ci[0]:+.2f}, {d.ci[1]:+.2f}]"
+    if metric in ("em", "acc"):
+        text += f" p={mcnemar([v >= 1 for v in x], [v >= 1 for v in y]).p:.2g}"
+    return text
 
 
 def cells_by_key(run: dict[str, Any]) -> dict[tuple[str, str, float], dict[str, Any]]:
@@ -39,6 +76,8 @@ def main() -> int:
     ap.add_argument("--metric", default="em", choices=("em", "f1", "acc"))
     args = ap.parse_args()
     runs = [load(r) for r in args.runs]
+    rows = [per_question(r, args.metric) for r in args.runs]
+    paired = rows[0] is not None and all(r is not None for r in rows[1:])
     if len(runs) < 2:
         raise SystemExit("error: give two or more runs to compare")
     keyed = [(label, cells_by_key(run)) for label, run in runs]
@@ -57,6 +96,9 @@ def main() -> int:
         head = ["strategy", "budget"]
         for label, _ in keyed:
             head += [f"{label} {m.upper()} [CI]", "F1", "compute"]
+        if paired:
+            head += [f"{label} - {keyed[0][0]} paired [CI]" + (" McNemar p" if m != "f1" else "")
+                     for label, _ in keyed[1:]]
         print("| " + " | ".join(head) + " |")
         print("|" + " --- |" * len(head))
         for k in (k for k in keys if k[0] == dataset):
@@ -66,6 +108,9 @@ def main() -> int:
                 lo, hi = c.get(f"{m}_ci") or (None, None)
                 ci = f" [{fmt(lo, 2)}, {fmt(hi, 2)}]" if lo is not None else ""
                 row += [fmt(c[m]) + ci, fmt(c["f1"]), fmt(c["compute_mean"], 1)]
+            if paired:
+                first_rows = rows[0][k] if rows[0] and k in rows[0] else {}
+                row += [paired_text(first_rows, (other or {}).get(k, {}), m) for other in rows[1:]]
             print("| " + " | ".join(row) + " |")
         print()
         for label, run in runs:

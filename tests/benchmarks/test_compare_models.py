@@ -39,3 +39,30 @@ def test_runs_over_other_questions_are_refused(tmp_path, monkeypatch):
         cm.main()
     with pytest.raises(SystemExit, match="LABEL=path"):
         cm.load("no-label")
+
+
+def test_with_journals_beside_the_results_each_cell_gets_a_paired_difference_and_mcnemar(
+        tmp_path, monkeypatch, capsys):
+    from forage.eval.journal import BackendIdentity, Journal, SweepConfig
+    from forage.report.results import Result
+
+    def sweep(name: str, right: list[int]) -> str:
+        folder = tmp_path / name
+        folder.mkdir()
+        config = SweepConfig({"d": "x"}, {"tree": ("attempts", (1,))}, (1.0,), (0,),
+                             BackendIdentity("test", name, "completion"))
+        with Journal.open(folder / "journal.sqlite", config) as j:
+            for i, ok in enumerate(right):
+                j.record(Result(f"q{i}", "tree", 1, 1.0, 0, "", [], float(ok), float(ok),
+                                float(ok), 10.0, {}, False, 0.0, dataset="d"))
+        return _run(folder / "results.json", {"tree": sum(right) / len(right)})
+
+    # 12 questions: b (only big right) = 10, c (only small right) = 2 -> exact p = 0.0386
+    small = sweep("small", [0] * 10 + [1, 1])
+    big = sweep("big", [1] * 10 + [0, 0])
+    monkeypatch.setattr(sys, "argv", ["compare_models.py", f"small={small}", f"big={big}"])
+    assert cm.main() == 0
+    out = capsys.readouterr().out
+    assert "big - small paired [CI] McNemar p" in out
+    row = next(line for line in out.splitlines() if line.startswith("| tree |"))
+    assert "+0.667 [" in row and "p=0.039" in row
