@@ -7,9 +7,10 @@ PIP    := $(PY) -m pip
 .PHONY: demo test install install-dev clean
 
 # llama-cpp-python compiles llama.cpp. Its default (-march=native) crashed on a machine whose CPU
-# advertises AMX tiles (segfault in the first decode); this portable x86-64 set (AVX2, FMA, F16C) runs
-# anywhere forage has run. Give CMAKE_ARGS yourself to build it otherwise (pip reuses a wheel it
-# already built: `pip cache remove llama_cpp_python` forces a new build).
+# advertises AMX tiles (segfault in the first decode; docs/LOG.md). A build without -march=native
+# (these flags plus AVX-512) ran there; this set leaves AVX-512 out so that CPUs without it can run
+# the wheel too (not measured on one). Give CMAKE_ARGS yourself to build it otherwise (pip reuses a
+# wheel it already built: `pip cache remove llama_cpp_python` forces a new build).
 CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 export CMAKE_ARGS
 

@@ -52,7 +52,7 @@ POLICY = "adaptive"
 
 
 @dataclass(frozen=True)
-class Step:
+class BatchStep:
     """One rung run of a batch, as progress: which batch, which question (index of ``of``), what
     it gave, and whether it was replayed from the journal instead of run."""
 
@@ -141,11 +141,11 @@ async def run_batch(
     store: StepStore | None = None,
     dataset: str = "",
     budget_level: int | None = None,
-    on_step: Callable[[Step], None] | None = None,
+    on_step: Callable[[BatchStep], None] | None = None,
 ) -> list[Result]:
     """Answer every question out of one budget of ``mean_budget x len(questions)`` units; one
     ``Result`` per question (in order), ``allocation="adaptive"``. See the module docstring.
-    ``on_step`` is called after each rung run (``Step``; ``replayed``: it came from ``store``)."""
+    ``on_step`` is called after each rung run (``BatchStep``; ``replayed``: it came from ``store``)."""
     for r in settings.ladder:
         if r.name not in RUNG_SETTINGS:
             raise ConfigError(f"unknown rung {r.name!r}: choose from {', '.join(RUNG_SETTINGS)}")
@@ -171,7 +171,7 @@ async def run_batch(
                 store.record_step(key, record)
             records[ask.question].append(record)
             if on_step is not None:
-                on_step(Step(dataset, float(mean_budget), ask.question, n, record, replayed))
+                on_step(BatchStep(dataset, float(mean_budget), ask.question, n, record, replayed))
             priors[ask.question] = Prior.from_meta(record.answer, record.confidence,
                                                    record.trace.get("meta", {}))
             ask = plan.send(Outcome(record.answer, record.confidence, record.spent,
@@ -193,11 +193,9 @@ def _result(q: Question, state: QuestionState, records: Sequence[StepRecord],
     usage = Usage()
     for r in records:
         usage = usage + Usage.from_dict(r.usage)
-    kept = records[-1] if records else None
-    for r in records:
-        if r.answer and r.answer == state.answer:
-            kept = r
-    trace: dict[str, Any] = dict(kept.trace) if kept else {}
+    # rung i is the question's i-th step: the record that gave the kept answer, else the last one
+    kept = records[state.answered_by] if state.answered_by >= 0 else records[-1]
+    trace: dict[str, Any] = dict(kept.trace)
     trace["rungs"] = [{"rung": r.rung, "grant": r.grant, "spent": r.spent, "answer": r.answer,
                        "confidence": r.confidence, "exhausted": r.exhausted} for r in records]
     answered = settings.ladder[state.answered_by].name if state.answered_by >= 0 else None
@@ -213,13 +211,13 @@ def _result(q: Question, state: QuestionState, records: Sequence[StepRecord],
 
 __all__ = [
     "ADAPTIVE_SPEC",
+    "BatchStep",
     "DEFAULT_LADDER",
     "DEFAULT_SETTINGS",
     "MemoryStepStore",
     "POLICY",
     "RUNG_HELP",
     "RUNG_SETTINGS",
-    "Step",
     "StepKey",
     "StepRecord",
     "StepStore",

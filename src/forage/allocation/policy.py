@@ -30,7 +30,7 @@ grant (the runner gives it a ``Budget`` of exactly the grant). Not here: running
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from forage.core.errors import ConfigError
 
@@ -124,13 +124,11 @@ class QuestionState:
     confidence: float = 0.0
     answered_by: int = -1
     exhausted: bool = False
-    history: list[tuple[int, float, Outcome]] = field(default_factory=list)
 
     def apply(self, ask: Ask, outcome: Outcome) -> None:
         self.rung = ask.rung
         self.granted += ask.grant
         self.spent += outcome.spent
-        self.history.append((ask.rung, ask.grant, outcome))
         if outcome.answer:  # a later rung starts from the earlier reading: its answer supersedes
             self.answer, self.confidence, self.answered_by = (outcome.answer, outcome.confidence,
                                                               ask.rung)

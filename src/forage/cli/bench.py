@@ -42,7 +42,7 @@ from forage.cli.backends import (
     retries_option,
     timeout_option,
 )
-from forage.allocation.cascade import Step
+from forage.allocation.cascade import BatchStep
 from forage.core.budget_rules import check_budgets
 from forage.core.errors import ConfigError, ConnectError
 from forage.eval.bench import BenchProgress, backend_identity, check_allocation, check_choices
@@ -363,7 +363,7 @@ class _TerminalProgress(BenchProgress):
         assert self.bar is not None and self.task is not None
         self.bar.update(self.task, advance=1, last=f"FAILED {cell.spec.name}: {why[:60]}")
 
-    def step(self, step: Step) -> None:
+    def step(self, step: BatchStep) -> None:
         assert self.bar is not None and self.task is not None
         self.bar.update(self.task, description=f"{step.dataset} adaptive@{step.mean_budget:g}",
                         last=_step_text(step))
@@ -403,7 +403,7 @@ class _LineProgress(BenchProgress):
                   f"{cell.spec.name}@{cell.budget:g} seed {cell.seed}: em {result.em:.0f} "
                   f"f1 {result.f1:.2f}, {result.compute:.0f} units, {result.seconds:.1f}s")
 
-    def step(self, step: Step) -> None:
+    def step(self, step: BatchStep) -> None:
         if not step.replayed:
             self.line(f"{step.dataset} adaptive@{step.mean_budget:g}: {_step_text(step)}")
 
@@ -414,7 +414,7 @@ class _LineProgress(BenchProgress):
                   f"{cell.spec.name}@{cell.budget:g} seed {cell.seed}: FAILED {why[:120]}")
 
 
-def _step_text(step: Step) -> str:
+def _step_text(step: BatchStep) -> str:
     r = step.record
     return (f"question {step.question + 1}/{step.of} {r.rung}: {r.answer or '(no answer)'!r} "
             f"confidence {r.confidence:.2f}, {r.spent:.0f} of {r.grant:.0f} units"

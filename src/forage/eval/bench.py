@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from forage.allocation.cascade import Step, ladder_of
+from forage.allocation.cascade import BatchStep, ladder_of
 from forage.allocation.policy import CascadeSettings
 from forage.core.errors import ConfigError, SweepFailed
 from forage.eval.datasets import SPLITS, SweepDataset, open_dataset, parse_hops
@@ -76,7 +76,7 @@ class BenchProgress:
     def failure(self, cell: Cell, why: str) -> None:
         """A cell raised; it is not journaled."""
 
-    def step(self, step: Step) -> None:
+    def step(self, step: BatchStep) -> None:
         """An adaptive batch ran (or replayed) one rung for one question; its cells come when the
         whole batch is done."""
 

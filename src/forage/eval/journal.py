@@ -336,15 +336,10 @@ class Journal:
     def results(self) -> Iterator[Result]:
         """Every stored result, in the order they were written."""
         try:
-            rows = self._db.execute("SELECT rowid, result FROM results ORDER BY rowid").fetchall()
+            rows = self._db.execute(RESULT_ROWS).fetchall()
         except sqlite3.DatabaseError as e:
             raise _sqlite_problem(e, self.path) from e
-        for rowid, text in rows:
-            try:
-                result = Result.from_dict(json.loads(text))
-            except (ValueError, KeyError, TypeError) as e:
-                raise _corrupt(self.path, f"row {rowid} is not a result: {type(e).__name__}") from e
-            yield result
+        yield from _parse_results(rows, self.path)
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
@@ -389,14 +384,19 @@ def journaled_results(path: str | Path) -> list[Result]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"no journal at {path}: run a uniform sweep into that folder first")
-    rows = _read_only(path, "SELECT rowid, result FROM results ORDER BY rowid")
-    out = []
+    return list(_parse_results(_read_only(path, RESULT_ROWS), path))
+
+
+RESULT_ROWS = "SELECT rowid, result FROM results ORDER BY rowid"
+
+
+def _parse_results(rows: list[tuple[Any, ...]], path: Path) -> Iterator[Result]:
+    """The results stored in ``rows`` (rowid, JSON); ``CorruptFile`` for one that is not."""
     for rowid, text in rows:
         try:
-            out.append(Result.from_dict(json.loads(text)))
+            yield Result.from_dict(json.loads(text))
         except (ValueError, KeyError, TypeError) as e:
             raise _corrupt(path, f"row {rowid} is not a result: {type(e).__name__}") from e
-    return out
 
 
 def journaled_backend(path: str | Path) -> BackendIdentity:

@@ -33,7 +33,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-from forage.allocation.cascade import ADAPTIVE_SPEC, Step, run_batch
+from forage.allocation.cascade import ADAPTIVE_SPEC, BatchStep, run_batch
 from forage.allocation.policy import CascadeSettings
 from forage.core.budget import CostModel
 from forage.core.budget_rules import check_budgets, knob_for, min_budget
@@ -182,7 +182,7 @@ class Sweep:
         executor: Executor | None = None,
         on_cell: Callable[[Cell, Result, bool], None] | None = None,
         on_failure: Callable[[Cell, str], None] | None = None,
-        on_step: Callable[[Step], None] | None = None,
+        on_step: Callable[[BatchStep], None] | None = None,
     ) -> SweepRun:
         """Run every cell the journal lacks; returns the results of all planned cells, in plan order.
 
@@ -253,7 +253,7 @@ class Sweep:
         self, plan: list[Cell], done: Mapping[CellKey, Result], journal: Journal,
         executor: LocalExecutor, on_cell: Callable[[Cell, Result, bool], None] | None,
         on_failure: Callable[[Cell, str], None] | None,
-        on_step: Callable[[Step], None] | None = None,
+        on_step: Callable[[BatchStep], None] | None = None,
     ) -> SweepRun:
         """The adaptive allocation: one cascade per (dataset, seed, budget level), its rung runs
         journaled as steps, its per-question results journaled as cells."""
