@@ -29,6 +29,10 @@ is the token stream's, Python sampling loop included. Wall-clock numbers: run it
 (or niced beside other work, and say so: the overhead share is measured inside each run and holds
 up under load; the raw column, timed after the run, does not). Run by hand; the default run makes
 about 80 model calls, and as many again on raw llama.cpp.
+
+The service's overhead on top of this (HTTP, JSON, validation, the trace store) is measured by
+``benchmarks/serve_load.py --skip 1,3``: the same run over HTTP and in-process, paired, with the
+same ledger split (time outside model calls). Both are in docs/LOG.md (2026-12-06, quiet machine).
 """
 
 from __future__ import annotations
