@@ -1,6 +1,6 @@
 """Planner quality against gold decompositions: the embedded base against base + a trained adapter.
 
-    python benchmarks/train_planner.py [--adapter runs/train/forage-small.gguf] \
+    python benchmarks/train_planner.py [--adapter runs/train/forage-small.gguf [--adapter B.gguf]] \
         [--model smollm2] [--world-seed 1] [--entities 400] [--split test] [--limit 200] \
         [--templates heldout]
 
@@ -25,6 +25,10 @@ tree parses it (``parse_numbered_plan``). Reported per model:
 - ``all resolved``: every gold step resolved and no extra step;
 - ``copied``: the plan repeats an exemplar's sub-questions word for word (the base's known failure).
 
+With two or more ``--adapter``, each later adapter is compared with the first on the same
+questions: whole plans right and right step counts, the questions only one of them got right, and
+McNemar's exact p (``--out`` keeps every question's judgement under ``per_question``).
+
 Greedy decoding: the numbers depend on the adapter and the split, not on the machine's load.
 Not a test.
 """
@@ -46,6 +50,7 @@ from forage.hierarchy.tree_prompts import parse_numbered_plan, planner_prompt
 from forage.llm.models import resolve_model
 from forage.prompts.exemplars import ExemplarSet, dev_example, resolve_placeholders
 from forage.prompts.render import render
+from forage.report.paired import mcnemar_counts
 
 MATCH_F1 = 0.6
 
@@ -93,23 +98,41 @@ def judge(plan: list[str], gold: list[str], answers: list[str],
 
 def run(llm: Llama, rows: list[dict], exemplar_plans: set[tuple[str, ...]]) -> dict:
     scores: dict[str, float] = {}
-    plans = []
+    plans, per_question = [], []
     for row in rows:
         out = llm.create_completion(row["prompt"], max_tokens=row["max_tokens"], temperature=0.0,
                                     top_k=1, stop=row["stop"])
         plan = [s.question for s in parse_numbered_plan("1. " + out["choices"][0]["text"])]
         plans.append(plan)
-        for k, v in judge(plan, row["gold"], row["answers"], exemplar_plans).items():
+        judged = judge(plan, row["gold"], row["answers"], exemplar_plans)
+        per_question.append(judged)
+        for k, v in judged.items():
             scores[k] = scores.get(k, 0.0) + v
     n = len(rows)
     return {**{k: v / n for k, v in scores.items()},
-            "mean_steps": sum(len(p) for p in plans) / n, "plans": plans}
+            "mean_steps": sum(len(p) for p in plans) / n, "plans": plans,
+            "per_question": per_question}
+
+
+def paired_line(label: str, first: str, a: dict, b: dict) -> str:
+    """Whole plan right and right step count, ``b`` against ``a`` on the same questions: the
+    counts, the questions only one got right, McNemar's exact p."""
+    parts = []
+    for key in ("all_resolved", "steps_ok"):
+        x = [bool(q[key]) for q in a["per_question"]]
+        y = [bool(q[key]) for q in b["per_question"]]
+        only_b = sum(yb and not xa for xa, yb in zip(x, y, strict=True))
+        only_a = sum(xa and not yb for xa, yb in zip(x, y, strict=True))
+        parts.append(f"{key} {sum(y)} vs {sum(x)} of {len(x)} (better on {only_b}, worse on "
+                     f"{only_a}, McNemar p = {mcnemar_counts(only_b, only_a).p_exact:.2g})")
+    return f"  {label} vs {first}: " + "; ".join(parts)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--adapter", type=Path, default=None,
-                    help="a GGUF LoRA adapter (default: forage-small's shipped adapter)")
+    ap.add_argument("--adapter", type=Path, action="append", default=None,
+                    help="a GGUF LoRA adapter (default: forage-small's shipped adapter); repeat "
+                         "it to compare adapters, paired on the same questions")
     ap.add_argument("--model", default="smollm2")
     ap.add_argument("--world-seed", type=int, default=1)
     ap.add_argument("--entities", type=int, default=400)
@@ -127,9 +150,12 @@ def main() -> int:
     rows, exemplars = items(folder, args.split, args.limit)
     exemplar_plans = {tuple(s.question for s in e.steps) for e in exemplars.multi_hop}
     path = resolve_model(args.model).path
-    adapter = args.adapter or resolve_model("forage-small").adapter
+    adapters = args.adapter or [resolve_model("forage-small").adapter]
+    runs: list[tuple[str, Path | None]] = [("base", None)]
+    runs += [("trained" if len(adapters) == 1 else f"trained{i + 1}", a)
+             for i, a in enumerate(adapters)]
     results = {}
-    for label, lora in (("base", None), ("trained", adapter)):
+    for label, lora in runs:
         llm = Llama(model_path=str(path), lora_path=str(lora) if lora else None, n_ctx=2048,
                     verbose=False, seed=0)
         t = time.time()
@@ -143,11 +169,15 @@ def main() -> int:
           f"model {args.model}")
     print("  model     usable  steps ok  resolved  same entities  all resolved  copied  "
           "mean steps")
-    for label in ("base", "trained"):
+    for label, lora in runs:
         r = results[label]
         print(f"  {label:8s}  {r['usable']:.3f}   {r['steps_ok']:.3f}     {r['resolved']:.3f}"
               f"     {r['same_entities']:.3f}          {r['all_resolved']:.3f}         "
-              f"{r['copied']:.3f}   {r['mean_steps']:.2f}   ({r['seconds']} s)")
+              f"{r['copied']:.3f}   {r['mean_steps']:.2f}   ({r['seconds']} s)"
+              + (f"  {lora}" if lora else ""))
+    first = runs[1][0]
+    for label, _ in runs[2:]:
+        print(paired_line(label, first, results[first], results[label]))
     if args.out:
         args.out.write_text(json.dumps({"rows": rows, **results}, indent=1))
     return 0
