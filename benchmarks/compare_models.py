@@ -8,6 +8,9 @@ score, F1 and mean compute, then each run's best flat strategy, the hierarchy's 
 against it and the area under the shared part of the log-compute curve. The runs must score the
 same questions (same datasets, split, limit and budgets); a mismatch is refused.
 
+``--dataset NAME`` (repeatable) compares only those datasets' cells, so runs kept in separate
+folders per dataset compare on the one they share.
+
 When each results.json has its sweep's journal.sqlite beside it, every run after the first also
 gets a paired column per cell: its difference from the first run on the same questions with a
 paired bootstrap 95% interval, and McNemar's exact p for right/wrong (em, acc)
@@ -74,13 +77,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("runs", nargs="+", help="LABEL=results.json, two or more")
     ap.add_argument("--metric", default="em", choices=("em", "f1", "acc"))
+    ap.add_argument("--dataset", action="append", default=None,
+                    help="compare only this dataset's cells (repeatable): runs that swept other "
+                         "datasets besides it, or in separate folders, compare on the shared one")
     args = ap.parse_args()
     runs = [load(r) for r in args.runs]
     rows = [per_question(r, args.metric) for r in args.runs]
     paired = rows[0] is not None and all(r is not None for r in rows[1:])
     if len(runs) < 2:
         raise SystemExit("error: give two or more runs to compare")
-    keyed = [(label, cells_by_key(run)) for label, run in runs]
+    keyed = [(label, {k: c for k, c in cells_by_key(run).items()
+                      if args.dataset is None or k[0] in args.dataset}) for label, run in runs]
+    if not keyed[0][1]:
+        raise SystemExit(f"error: {keyed[0][0]} has no cells of {', '.join(args.dataset or [])}")
     keys = list(keyed[0][1])
     for label, cells in keyed[1:]:
         if set(cells) != set(keys):

@@ -66,3 +66,22 @@ def test_with_journals_beside_the_results_each_cell_gets_a_paired_difference_and
     assert "big - small paired [CI] McNemar p" in out
     row = next(line for line in out.splitlines() if line.startswith("| tree |"))
     assert "+0.667 [" in row and "p=0.039" in row
+
+
+def test_dataset_filter_compares_runs_on_the_dataset_they_share(tmp_path, monkeypatch, capsys):
+    a = _run(tmp_path / "a.json", {"tree": 0.5})
+    b = tmp_path / "b.json"
+    _run(b, {"tree": 0.75})
+    both = json.loads(b.read_text())  # b also swept a second dataset
+    both["cells"].append({**both["cells"][0], "dataset": "other"})
+    b.write_text(json.dumps(both))
+    monkeypatch.setattr(sys, "argv", ["compare_models.py", f"a={a}", f"b={b}"])
+    with pytest.raises(SystemExit, match="scored other cells"):
+        cm.main()
+    monkeypatch.setattr(sys, "argv", ["compare_models.py", f"a={a}", f"b={b}", "--dataset", "d"])
+    assert cm.main() == 0
+    out = capsys.readouterr().out
+    assert "**d**" in out and "**other**" not in out
+    monkeypatch.setattr(sys, "argv", ["compare_models.py", f"a={a}", f"b={b}", "--dataset", "x"])
+    with pytest.raises(SystemExit, match="no cells of x"):
+        cm.main()
